@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Build, only when missing, the images the tests and `make demo` use, offline
+# from the Debian and PyPI mirrors:
+#   sacred-brain/debian-systemd:bookworm   systemd base (venv scenario, demo)
+#   sacred-brain/debian-systemd:trixie     systemd base (compose scenario)
+#   sacred-brain/litellm:$LITELLM_VERSION  the proxy, same interface as the
+#                                          official ghcr.io/berriai/litellm image
+# and the wheelhouse and image archive they are made from, in $CACHE_DIR.
+# Honours LITELLM_TEST_CA_BUNDLE for sites behind a TLS-intercepting proxy.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+LITELLM_VERSION=${LITELLM_VERSION:-1.108.7}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+CA_BUNDLE=${LITELLM_TEST_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+CACHE_DIR=${SACRED_BRAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sacred-brain-llm-gateway}
+PYTHON=${PYTHON:-python3}
+mkdir -p "$CACHE_DIR"
+
+log() { printf '[images] %s\n' "$*" >&2; }
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+build_systemd_base() {
+  local suite=$1 tag="sacred-brain/debian-systemd:$1"
+  if have_image "$tag"; then log "$tag present"; return; fi
+  log "building $tag with debootstrap"
+  local rootfs
+  rootfs=$(mktemp -d "$CACHE_DIR/rootfs-$suite.XXXX")
+  debootstrap --variant=minbase \
+    --include=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,ca-certificates,curl,iproute2,procps \
+    "$suite" "$rootfs" "$DEBIAN_MIRROR" >"$CACHE_DIR/debootstrap-$suite.log" 2>&1
+  # Units that cannot work in a container and would leave the system degraded.
+  for unit in systemd-modules-load.service getty@tty1.service systemd-remount-fs.service; do
+    ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+  done
+  # Trust the site's CA bundle (TLS-intercepting proxies), in the way that
+  # survives update-ca-certificates.
+  if [ -f "$CA_BUNDLE" ]; then
+    install -m 0644 "$CA_BUNDLE" "$rootfs/usr/local/share/ca-certificates/site-bundle.crt"
+    install -m 0644 "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  fi
+  echo "deb $DEBIAN_MIRROR $suite main" >"$rootfs/etc/apt/sources.list"
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' \
+    -c 'ENV container=docker' -c 'STOPSIGNAL SIGRTMIN+3' - "$tag" >/dev/null
+  rm -rf "$rootfs"
+}
+
+build_wheelhouse() {
+  local dir="$CACHE_DIR/wheelhouse-$LITELLM_VERSION"
+  if [ -f "$dir/.complete" ]; then log "wheelhouse present"; return; fi
+  log "building wheelhouse for litellm[proxy]==$LITELLM_VERSION"
+  rm -rf "$dir" && mkdir -p "$dir"
+  PIP_CERT="$CA_BUNDLE" "$PYTHON" -m pip wheel -q --wheel-dir "$dir" \
+    "litellm[proxy]==$LITELLM_VERSION" pip setuptools wheel
+  touch "$dir/.complete"
+}
+
+build_litellm_image() {
+  local tag="sacred-brain/litellm:$LITELLM_VERSION"
+  if ! have_image "$tag"; then
+    log "building $tag"
+    local ctx
+    ctx=$(mktemp -d "$CACHE_DIR/ctx.XXXX")
+    cp "$here/litellm.Dockerfile" "$ctx/Dockerfile"
+    ln "$CACHE_DIR/wheelhouse-$LITELLM_VERSION"/*.whl "$ctx/" 2>/dev/null \
+      || cp "$CACHE_DIR/wheelhouse-$LITELLM_VERSION"/*.whl "$ctx/"
+    docker build -q --build-arg "LITELLM_VERSION=$LITELLM_VERSION" -t "$tag" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  else
+    log "$tag present"
+  fi
+  local archive="$CACHE_DIR/litellm-$LITELLM_VERSION.tar"
+  if [ ! -f "$archive" ]; then
+    log "saving $tag to $archive"
+    docker save -o "$archive.tmp" "$tag" && mv "$archive.tmp" "$archive"
+  fi
+}
+
+case "${1:-all}" in
+  bookworm|trixie) build_systemd_base "$1" ;;
+  litellm) build_systemd_base bookworm; build_wheelhouse; build_litellm_image ;;
+  wheelhouse) build_wheelhouse ;;
+  all)
+    build_systemd_base bookworm
+    build_systemd_base trixie
+    build_wheelhouse
+    build_litellm_image
+    ;;
+  *) echo "usage: $0 [all|bookworm|trixie|wheelhouse|litellm]" >&2; exit 2 ;;
+esac
+echo "$CACHE_DIR"
