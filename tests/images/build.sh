@@ -40,9 +40,9 @@ build_systemd_base() {
     install -m 0644 "$CA_BUNDLE" "$rootfs/etc/ssl/certs/ca-certificates.crt"
   fi
   echo "deb $DEBIAN_MIRROR $suite main" >"$rootfs/etc/apt/sources.list"
-  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb
   tar -C "$rootfs" -c . | docker import -c 'CMD ["/lib/systemd/systemd"]' \
-    -c 'ENV container=docker' -c 'STOPSIGNAL SIGRTMIN+3' - "$tag" >/dev/null
+    -c 'ENV container=docker' - "$tag" >/dev/null
   rm -rf "$rootfs"
 }
 
@@ -52,7 +52,8 @@ build_wheelhouse() {
   log "building wheelhouse for litellm[proxy]==$LITELLM_VERSION"
   rm -rf "$dir" && mkdir -p "$dir"
   PIP_CERT="$CA_BUNDLE" "$PYTHON" -m pip wheel -q --wheel-dir "$dir" \
-    "litellm[proxy]==$LITELLM_VERSION" pip setuptools wheel
+    "litellm[proxy]==$LITELLM_VERSION" pip setuptools wheel \
+    "async-timeout>=4.0.3"  # required on Debian 12's Python 3.11.2 only
   touch "$dir/.complete"
 }
 

@@ -1,0 +1,214 @@
+# Copyright: Sacred Brain platform team
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Cross-field checks of the gateway roles' inputs, run by the preflight."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+DOCUMENTATION = r"""
+name: litellm_preflight_problems
+short_description: List what is wrong with the gateway roles' inputs
+version_added: 0.1.0
+description:
+  - Takes the provided role variables and the merged argument specs of the
+    gateway roles, fills in the spec defaults, and returns one message per
+    problem found by the rules that span several variables.
+  - Messages name the variable and never contain a secret value.
+options:
+  _input:
+    description: Provided variables, name to value.
+    type: dict
+    required: true
+  options:
+    description: Merged argument-spec options of the gateway roles.
+    type: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Fail on bad input
+  ansible.builtin.assert:
+    that: problems | length == 0
+  vars:
+    problems: "{{ provided | sacred_brain.llm_gateway.litellm_preflight_problems(options) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One message per problem; empty when the input is good.
+  type: list
+  elements: str
+"""
+
+ENV_REF = re.compile(r"^os\.environ/(.+)$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys LiteLLM itself refuses or that are published in its docs.
+KNOWN_WEAK_MASTER_KEYS = {"sk-1234", "sk-12345", "sk-123456", "sk-test", "sk-master", "sk-admin", "sk-password"}
+# Variables that hold the proxy's own keys; always present in the env files.
+BUILTIN_ENV = {"LITELLM_MASTER_KEY", "LITELLM_SALT_KEY"}
+SECRET_PARAMS = {"api_key", "aws_secret_access_key", "aws_access_key_id", "vertex_credentials", "api_token"}
+
+
+def _env_refs(value, path, found):
+    """Collect (path, NAME) for every `os.environ/NAME` string inside value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _env_refs(item, f"{path}.{key}", found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _env_refs(item, f"{path}[{index}]", found)
+    elif isinstance(value, str):
+        match = ENV_REF.match(value.strip())
+        if match:
+            found.append((path, match.group(1)))
+    return found
+
+
+def _check_models(models, problems):
+    if not isinstance(models, list):
+        problems.append("litellm_config_model_list must be a list of model entries")
+        return
+    names = set()
+    for index, entry in enumerate(models):
+        where = f"litellm_config_model_list[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be a mapping with model_name and litellm_params")
+            continue
+        name = entry.get("model_name")
+        if not isinstance(name, str) or not name.strip():
+            problems.append(f"{where}.model_name must be a non-empty string")
+        else:
+            names.add(name)
+        params = entry.get("litellm_params")
+        if not isinstance(params, dict):
+            problems.append(f"{where}.litellm_params must be a mapping")
+            continue
+        if not isinstance(params.get("model"), str) or not params.get("model", "").strip():
+            problems.append(f"{where}.litellm_params.model must be a non-empty string (e.g. openai/gpt-4o-mini)")
+        for secret in SECRET_PARAMS & set(params):
+            value = params[secret]
+            if isinstance(value, str) and value and not ENV_REF.match(value):
+                problems.append(
+                    f"{where}.litellm_params.{secret} holds a literal secret: config.yaml is not a secret file; "
+                    f"use 'os.environ/NAME' and put the value in litellm_env_provider_keys.NAME"
+                )
+    return names
+
+
+def _check_master_key(key, min_length, problems, variable="litellm_env_master_key"):
+    if key in (None, ""):
+        return  # generated on the host
+    if not isinstance(key, str):
+        problems.append(f"{variable} must be a string")
+    elif key in KNOWN_WEAK_MASTER_KEYS:
+        problems.append(f"{variable} is a publicly known weak key; use a random one or leave it empty to generate one")
+    elif not key.startswith("sk-"):
+        problems.append(f"{variable} must start with 'sk-' (LiteLLM's key format)")
+    elif len(key) < min_length:
+        problems.append(f"{variable} is too short: at least {min_length} characters (litellm_env_master_key_min_length)")
+    elif len(set(key[3:])) < 8:
+        problems.append(f"{variable} is weak: too few distinct characters")
+
+
+def _check_image(image, problems):
+    if not isinstance(image, str) or not image:
+        problems.append("litellm_compose_image must be an image reference with a pinned tag")
+        return
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] if ":" in last else ""
+    if not tag and not digest:
+        problems.append(f"litellm_compose_image '{image}' has no tag: pin a reviewed version tag")
+    elif tag in ("latest", "main-latest", "main-stable") and not digest:
+        problems.append(f"litellm_compose_image '{image}' uses a moving tag '{tag}': pin a reviewed version tag")
+
+
+def litellm_preflight_problems(provided, options):
+    """Return a list of problems with the gateway roles' inputs."""
+    values = {name: spec["default"] for name, spec in options.items() if isinstance(spec, dict) and "default" in spec}
+    values.update(provided or {})
+    problems = []
+
+    port = values.get("litellm_port")
+    if isinstance(port, int) and not 1 <= port <= 65535:
+        problems.append(f"litellm_port must be between 1 and 65535, got {port}")
+
+    address = values.get("litellm_listen_address", "127.0.0.1")
+    try:
+        loopback = ipaddress.ip_address(str(address)).is_loopback
+    except ValueError:
+        loopback = str(address) == "localhost"
+        if not loopback:
+            problems.append(f"litellm_listen_address '{address}' is not an IP address")
+    if not loopback and not values.get("litellm_allow_public_listen"):
+        problems.append(
+            f"litellm_listen_address '{address}' is not a loopback address; "
+            "set litellm_allow_public_listen: true if the gateway must be reachable from other hosts"
+        )
+
+    for name in ("litellm_proxy_config_file", "litellm_proxy_venv_dir", "litellm_proxy_compose_dir",
+                 "litellm_secrets_dir", "litellm_secrets_file_compose", "litellm_secrets_file_native"):
+        value = values.get(name)
+        if isinstance(value, str) and value and not value.startswith("/"):
+            problems.append(f"{name} must be an absolute path, got '{value}'")
+    ca_bundle = values.get("litellm_ca_bundle")
+    if ca_bundle and not str(ca_bundle).startswith("/"):
+        problems.append("litellm_ca_bundle must be an absolute path on the host")
+
+    provider_keys = values.get("litellm_env_provider_keys") or {}
+    extra_env = values.get("litellm_env_extra") or {}
+    for variable, mapping in (("litellm_env_provider_keys", provider_keys), ("litellm_env_extra", extra_env)):
+        if not isinstance(mapping, dict):
+            problems.append(f"{variable} must be a mapping of NAME: value")
+            continue
+        for key, value in mapping.items():
+            if not ENV_NAME.match(str(key)):
+                problems.append(f"{variable} has an invalid variable name '{key}'")
+            elif key in BUILTIN_ENV:
+                problems.append(f"{variable}.{key} is managed by litellm_env_master_key/litellm_env_salt_key")
+            if value is None or (variable == "litellm_env_provider_keys" and str(value) == ""):
+                problems.append(f"{variable}.{key} is empty")
+            elif "\n" in str(value) or "\r" in str(value):
+                problems.append(f"{variable}.{key} contains a line break, which env files cannot hold")
+
+    _check_master_key(values.get("litellm_env_master_key"), int(values.get("litellm_env_master_key_min_length") or 32),
+                      problems)
+    salt = values.get("litellm_env_salt_key")
+    if salt and len(str(salt)) < 16:
+        problems.append("litellm_env_salt_key is too short: at least 16 characters")
+
+    models = values.get("litellm_config_model_list")
+    model_names = set()
+    if "litellm_config_model_list" in values:
+        model_names = _check_models(models, problems) or set()
+        if isinstance(models, list) and not models:
+            problems.append("litellm_config_model_list is empty: the gateway would serve no model")
+
+    available_env = set(provider_keys) | set(extra_env) | BUILTIN_ENV if isinstance(provider_keys, dict) and isinstance(extra_env, dict) else BUILTIN_ENV
+    for variable in ("litellm_config_model_list", "litellm_config_router_settings",
+                     "litellm_config_litellm_settings", "litellm_config_general_settings"):
+        if variable not in values:
+            continue
+        for path, name in _env_refs(values[variable], variable, []):
+            if name not in available_env:
+                problems.append(
+                    f"{path} reads os.environ/{name}, but litellm_env_provider_keys has no key {name}"
+                )
+
+    if values.get("litellm_deploy_mode", "compose") == "compose" and "litellm_compose_image" in values:
+        _check_image(values.get("litellm_compose_image"), problems)
+
+    smoke_model = values.get("litellm_smoke_model")
+    if smoke_model and model_names and smoke_model not in model_names:
+        problems.append(f"litellm_smoke_model '{smoke_model}' is not a model_name in litellm_config_model_list")
+
+    return problems
+
+
+class FilterModule:
+    """Preflight filters of the gateway roles."""
+
+    def filters(self):
+        return {"litellm_preflight_problems": litellm_preflight_problems}
