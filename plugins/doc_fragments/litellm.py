@@ -20,7 +20,7 @@ options:
     default: http://127.0.0.1:4000
   master_key:
     description:
-      - The proxy's master key, sent as C(Authorization: Bearer ...).
+      - "The proxy's master key, sent as C(Authorization: Bearer ...)."
       - If not set, the value of the E(LITELLM_MASTER_KEY) environment variable is used.
       - Never logged and never part of a result.
     type: str

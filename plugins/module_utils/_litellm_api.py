@@ -152,7 +152,7 @@ class LiteLLMClient:
     BACKOFF = 0.5  # seconds; doubled on every retry
 
     def __init__(self, api_url, master_key, timeout=30, validate_certs=True, ca_path=None,
-                 use_proxy=True, retries=3, sleep=time.sleep):
+                 use_proxy=True, retries=3, sleep=None):
         self.api_url = api_url.rstrip('/')
         self.timeout = timeout
         self.retries = max(0, int(retries))
@@ -184,7 +184,7 @@ class LiteLLMClient:
 
     def _backoff(self, attempt):
         self.retried += 1
-        self._sleep(self.BACKOFF * (2 ** (attempt - 1)))
+        (self._sleep or time.sleep)(self.BACKOFF * (2 ** (attempt - 1)))
 
     def request(self, method, path, query=None, body=None):
         """Send one request, retrying connection errors, timeouts and 5xx answers.

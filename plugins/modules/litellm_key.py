@@ -97,17 +97,17 @@ options:
     type: str
   aliases:
     description:
-      - Model alias mapping for this key, for example C({"gpt-4": "gpt-4o"}).
+      - 'Model alias mapping for this key, for example C({"gpt-4": "gpt-4o"}).'
     type: dict
   permissions:
     description:
-      - Key-specific permissions, for example C({"allow_pii_controls": true}).
+      - 'Key-specific permissions, for example C({"allow_pii_controls": true}).'
     type: dict
 notes:
   - Creating a key chooses its value here (a random C(sk-) value of 256 bits) and sends it to C(/key/generate),
     so a creation that is retried after a timeout is recognised by its hash instead of creating a second key.
     When the proxy refuses custom key values (C(general_settings.disable_custom_api_keys)), LiteLLM picks the value.
-  - Register the result of a task that may create a key with C(no_log: true); see RV(key).
+  - "Register the result of a task that may create a key with C(no_log: true); see RV(key)."
 seealso:
   - module: sacred_brain.llm_gateway.litellm_key_info
   - module: sacred_brain.llm_gateway.litellm_key_rotate
@@ -170,7 +170,7 @@ RETURN = r'''
 key:
   description:
     - The value of the key, returned only when this run created it. LiteLLM cannot show it again.
-    - This is a secret. Register the result under C(no_log: true) and store it at once.
+    - "This is a secret. Register the result under C(no_log: true) and store it at once."
   returned: when the key was created (not in check mode)
   type: str
   sample: sk-REDACTED

@@ -1,0 +1,78 @@
+"""Whole-playbook runs against the converged gateway: check mode, verbose
+output, and bad input that must stop in preflight with nothing changed."""
+
+import json
+
+import pytest
+from conftest import recap, run_playbook
+
+STATE_CMD = (
+    "find /etc/litellm /etc/default/litellm /opt/sacred-brain/ops /etc/systemd/system "
+    "-maxdepth 3 -type f -name '*' 2>/dev/null | sort | xargs sha256sum; "
+    "stat -c '%n %a %U %G' /etc/litellm /etc/litellm/* ; "
+    "systemctl show -p ActiveEnterTimestamp litellm.service litellm-compose.service"
+)
+
+
+def _secrets(gateway):
+    return [gateway["master_key"], gateway["salt_key"], *gateway["provider_keys"].values()]
+
+
+def test_check_diff_on_converged_host_changes_nothing(host, gateway):
+    before = host.run(STATE_CMD).stdout
+    result = run_playbook("--check", "--diff", "-v")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    counters = recap(output)
+    assert counters["changed"] == 0 and counters["failed"] == 0, output[-4000:]
+    for secret in _secrets(gateway):
+        assert secret not in output
+    assert host.run(STATE_CMD).stdout == before
+
+
+def test_verbose_run_is_idempotent_and_prints_no_secret(host, gateway):
+    result = run_playbook("-v")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert recap(output)["changed"] == 0, output[-4000:]
+    assert "GET /v1/models" in output and "POST /v1/chat/completions" in output
+    for secret in _secrets(gateway):
+        assert secret not in output
+
+
+BAD_INPUTS = {
+    "unknown deploy mode": ({"litellm_deploy_mode": "kubernetes"}, "litellm_deploy_mode"),
+    "port not a number": ({"litellm_port": "four-thousand"}, "litellm_port"),
+    "port out of range": ({"litellm_port": 70000}, "litellm_port must be between 1 and 65535"),
+    "model without litellm_params.model": (
+        {"litellm_config_model_list": [{"model_name": "broken", "litellm_params": {"api_base": "http://x"}}]},
+        "litellm_config_model_list[0].litellm_params.model",
+    ),
+    "os.environ key without provider key": (
+        {"litellm_config_model_list": [{"model_name": "claude", "litellm_params": {
+            "model": "anthropic/claude-3-5-haiku", "api_key": "os.environ/ANTHROPIC_API_KEY"}}]},
+        "litellm_env_provider_keys has no key ANTHROPIC_API_KEY",
+    ),
+    "weak master key": ({"litellm_env_master_key": "sk-1234"}, "litellm_env_master_key"),
+    "short master key": ({"litellm_env_master_key": "sk-shortbutnot1234"}, "litellm_env_master_key is too short"),
+    "literal api key in config": (
+        {"litellm_config_model_list": [{"model_name": "leaky", "litellm_params": {
+            "model": "openai/gpt-4o", "api_key": "sk-literal-secret-in-config-000000"}}]},
+        "litellm_config_model_list[0].litellm_params.api_key holds a literal secret",
+    ),
+    "public listen address": ({"litellm_listen_address": "0.0.0.0"}, "litellm_listen_address"),
+    "salt key change": ({"litellm_env_salt_key": "a-different-salt-key-0123456789"}, "litellm_env_salt_key differs"),
+}
+
+
+@pytest.mark.parametrize("extra_vars,expected", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
+def test_bad_input_fails_before_any_change(host, gateway, extra_vars, expected):
+    before = host.run(STATE_CMD).stdout
+    result = run_playbook("-e", json.dumps(extra_vars))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert expected in output, output[-3000:]
+    assert recap(output)["changed"] == 0, output[-3000:]
+    for secret in _secrets(gateway) + ["sk-literal-secret-in-config-000000", "sk-shortbutnot1234"]:
+        assert secret not in output
+    assert host.run(STATE_CMD).stdout == before

@@ -1,0 +1,842 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, sacred_brain.llm_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: litellm_key_rotate
+short_description: Rotate LiteLLM virtual keys without downtime, and purge retired ones
+version_added: 0.1.0
+author:
+  - Sacred Brain platform team (@sacred-brain)
+description:
+  - Rotates one key (O(key_alias)), a list of keys (O(key_aliases)) or every key matching a selector
+    (O(team_id), O(user_id), O(tags), O(metadata), O(older_than_days)) in one invocation, over one
+    connection setup, listing the keys once.
+  - "The community method (default) works with LiteLLM's open-source proxy, which cannot change a key's value:
+    1. create a successor with C(/key/generate) that carries every setting of the old key, its spend so far
+    (a rotation never resets a budget) and C(metadata.rotation) linking the generations, under the temporary
+    alias C(<alias>.next.<old token[:8]>);
+    2. rename the old key to C(<alias>.retiring.<old token[:8]>) and record C(metadata.retire_at) = now + O(grace_period);
+    3. give the successor the alias.
+    The old key keeps working until it is purged after C(retire_at), so clients switch over without errors."
+  - "Every step can be interrupted and the module run again: it recognises a half-done rotation from the aliases
+    and metadata above and finishes it, never creating a second successor and never revoking a key whose
+    successor does not hold the alias."
+  - "The successor's value is chosen here: an HMAC-SHA256 of the alias, the old token id and a random nonce stored in
+    C(metadata.rotation.nonce), keyed with O(key_derivation_secret) (the master key by default). Nothing secret is
+    stored, yet a resumed run can compute the value again, check it against the stored hash and return it.
+    When it cannot (O(key_derivation=false), another secret, or the proxy refuses custom key values), an
+    unfinished successor whose value nobody has ever received is deleted and created again."
+  - O(method=regenerate) uses LiteLLM Enterprise's C(/key/{key}/regenerate) instead, which changes the value in
+    place and keeps the old value valid for O(grace_period) on the proxy side.
+  - "The result contains new key values. Register it under C(no_log: true)."
+extends_documentation_fragment:
+  - sacred_brain.llm_gateway.litellm
+  - sacred_brain.llm_gateway.litellm.attributes
+attributes:
+  idempotent:
+    support: partial
+    details:
+      - A key that was rotated less than O(grace_period) ago (its predecessor is still valid) is not rotated again
+        unless O(force=true); with O(older_than_days) a key is rotated only when it is due.
+      - A key named explicitly without O(older_than_days) is rotated on every run once its last rotation's grace has ended.
+options:
+  key_alias:
+    description: Alias of the one key to rotate.
+    type: str
+  key_aliases:
+    description: Aliases of the keys to rotate.
+    type: list
+    elements: str
+  team_id:
+    description: Select the keys of this team.
+    type: str
+  user_id:
+    description: Select the keys of this user.
+    type: str
+  tags:
+    description: Select the keys that carry every one of these tags (C(metadata.tags)).
+    type: list
+    elements: str
+  metadata:
+    description: Select the keys whose metadata contains every given entry with the same value.
+    type: dict
+  older_than_days:
+    description:
+      - Rotate only keys whose current generation is older than this many days, counted from its last
+        rotation (C(metadata.rotation.rotated_at)) or else its creation.
+      - Applies to every selection, so a scheduled job rotates only what is due. V(0) selects every key.
+    type: float
+    aliases: [rotate_if_older_than_days]
+  state:
+    description:
+      - V(rotated) rotates the selected keys (and purges them too when O(purge=true)).
+      - V(purged) only purges; without a selection it purges every retiring key of the proxy.
+    type: str
+    choices: [rotated, purged]
+    default: rotated
+  method:
+    description:
+      - V(community) rotates with a successor key as described above; works with every LiteLLM proxy.
+      - V(regenerate) calls the Enterprise endpoint C(/key/{key}/regenerate) with O(grace_period).
+        The open-source proxy refuses it.
+      - Unfinished community rotations are always finished with the community method.
+    type: str
+    choices: [community, regenerate]
+    default: community
+  grace_period:
+    description:
+      - How long the old key keeps working after a rotation, for example V(24h), V(2d), V(90m) or seconds.
+      - Clients must pick up the new key within this time.
+    type: str
+    default: 24h
+  purge:
+    description:
+      - Also purge, in the same run, the retiring keys of the selection whose C(retire_at) has passed.
+      - A retiring key is purged only when its successor (or a later generation) holds the alias.
+    type: bool
+    default: false
+  purge_action:
+    description:
+      - V(block) blocks retired keys (they stay listed, with their spend, and answer 401).
+      - V(delete) deletes them (LiteLLM keeps them in its deleted-keys archive).
+    type: str
+    choices: [block, delete]
+    default: block
+  force:
+    description:
+      - Rotate even keys rotated less than O(grace_period) ago (their predecessor is still valid).
+    type: bool
+    default: false
+  key_derivation:
+    description:
+      - Choose successor values here so that a resumed run can return them (see the description).
+      - With V(false) LiteLLM chooses the values and an interrupted rotation's successor is replaced.
+    type: bool
+    default: true
+  key_derivation_secret:
+    description:
+      - Secret the successor values are derived from. Defaults to O(master_key).
+      - Use a separate secret (for example from a vault) if holders of the master key should not be able
+        to compute the values of rotated keys.
+      - When it changes between an interruption and the re-run, the unfinished successor is replaced.
+    type: str
+  redeliver:
+    description:
+      - Also return, in RV(redelivered), the current value of keys rotated earlier whose predecessor is
+        still in its grace period, when the value can be derived again.
+      - Lets a scheduled job deliver again after its delivery step failed, before the old key stops working.
+    type: bool
+    default: false
+notes:
+  - "Returned per key: alias, old and new token ids, C(retire_at) and the new key value. The token ids are hashes,
+    not secrets; the values are."
+  - When the run fails part way, the result still lists the keys rotated so far, with their values, so that a
+    C(rescue) block can deliver them; running the module again finishes the interrupted key.
+  - LiteLLM recomputes C(budget_reset_at) for the successor; the spend carried over counts against the new window.
+  - The successor gets the old key's remaining validity (C(expires)), not a new one.
+  - Blocked and expired keys, and keys without an alias, are not rotated; they are listed in RV(skipped).
+seealso:
+  - module: sacred_brain.llm_gateway.litellm_key
+  - module: sacred_brain.llm_gateway.litellm_key_info
+'''
+
+EXAMPLES = r'''
+- name: Rotate one key now
+  sacred_brain.llm_gateway.litellm_key_rotate:
+    api_url: http://127.0.0.1:4000
+    master_key: "{{ litellm_master_key }}"
+    key_alias: openwebui
+  register: rotation
+  no_log: true
+
+- name: Give OpenWebUI its new key (the old one works for 24 more hours)
+  ansible.builtin.lineinfile:
+    path: /etc/openwebui/litellm.env
+    regexp: '^OPENAI_API_KEY='
+    line: "OPENAI_API_KEY={{ rotation.rotated[0].key }}"
+    mode: "0600"
+  when: rotation.rotated | length > 0
+  no_log: true
+
+- name: Scheduled job - rotate what is due, purge what has expired, re-deliver what may have been missed
+  sacred_brain.llm_gateway.litellm_key_rotate:
+    api_url: http://127.0.0.1:4000
+    master_key: "{{ litellm_master_key }}"
+    tags: [rotate-monthly]
+    older_than_days: 30
+    grace_period: 48h
+    purge: true
+    purge_action: block
+    redeliver: true
+  register: scheduled
+  no_log: true
+
+- name: Report without secrets
+  ansible.builtin.debug:
+    msg: >-
+      rotated {{ scheduled.rotated | map(attribute='alias') | list }},
+      purged {{ scheduled.purged | map(attribute='token') | list }}
+
+- name: Rotate every key of a team with the Enterprise regenerate endpoint
+  sacred_brain.llm_gateway.litellm_key_rotate:
+    api_url: http://127.0.0.1:4000
+    master_key: "{{ litellm_master_key }}"
+    team_id: research
+    method: regenerate
+    grace_period: 2h
+  register: regenerated
+  no_log: true
+
+- name: Purge only, deleting retired keys of the whole proxy
+  sacred_brain.llm_gateway.litellm_key_rotate:
+    api_url: http://127.0.0.1:4000
+    master_key: "{{ litellm_master_key }}"
+    state: purged
+    purge_action: delete
+'''
+
+RETURN = r'''
+rotated:
+  description:
+    - One entry per key rotated (or, in check mode, that would be rotated).
+    - Contains the new key value in C(key). Register the result under C(no_log).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    alias:
+      description: The key's alias, now held by the successor.
+      type: str
+    old_token:
+      description: Token id (hash) of the previous key, now retiring.
+      type: str
+    new_token:
+      description: Token id (hash) of the new key; null in check mode.
+      type: str
+    key:
+      description: The new key value. A secret; absent in check mode.
+      type: str
+    retire_at:
+      description: When the previous key stops being valid (ISO 8601, UTC).
+      type: str
+    generation:
+      description: Generation number of the new key (the first key is generation 1).
+      type: int
+    method:
+      description: V(community) or V(regenerate).
+      type: str
+    resumed:
+      description: Whether this finished a rotation an earlier run had started.
+      type: bool
+    replaced_token:
+      description: Token id of an unfinished successor that was deleted and created again because its value could not be recovered.
+      type: str
+  sample:
+    - alias: openwebui
+      old_token: 0c6f1e5a1b2d3c4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6
+      new_token: 9a8b7c6d5e4f30211f2e3d4c5b6a79880f1e2d3c4b5a69788796a5b4c3d2e1f0
+      key: sk-REDACTED
+      retire_at: "2025-06-02T10:00:00Z"
+      generation: 2
+      method: community
+      resumed: false
+skipped:
+  description: Selected keys that were not rotated, with the reason (blocked, expired, rotated recently, not found, ...).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - alias: old-integration
+      token: 77aa0c6f1e5a1b2d3c4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071829321
+      reason: blocked
+not_due:
+  description: Number of selected keys not rotated because they are younger than O(older_than_days).
+  returned: always
+  type: int
+  sample: 12
+purged:
+  description: Retiring keys blocked or deleted (or, in check mode, that would be) because their grace period ended.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - alias: openwebui.retiring.0c6f1e5a
+      token: 0c6f1e5a1b2d3c4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6
+      retire_at: "2025-06-02T10:00:00Z"
+      action: block
+redelivered:
+  description:
+    - With O(redeliver=true), keys rotated earlier whose predecessor is still valid, with their current value in C(key).
+    - A secret, like RV(rotated).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - alias: openwebui
+      token: 9a8b7c6d5e4f30211f2e3d4c5b6a79880f1e2d3c4b5a69788796a5b4c3d2e1f0
+      key: sk-REDACTED
+      retire_at: "2025-06-02T10:00:00Z"
+'''
+
+import copy
+import datetime
+import math
+
+from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
+    LiteLLMAuthError,
+    LiteLLMError,
+    LiteLLMModule,
+    derive_key,
+    format_time,
+    hash_key,
+    key_metadata,
+    key_rotation,
+    key_soft_budget,
+    key_tags,
+    new_nonce,
+    parse_duration,
+    parse_time,
+    pending_alias,
+    retiring_alias,
+    rotation_role,
+    utcnow,
+)
+
+# Settings of a key that a successor carries over (GenerateKeyRequest fields).
+CARRIED_FIELDS = (
+    'models', 'max_budget', 'budget_duration', 'tpm_limit', 'rpm_limit', 'tpd_limit',
+    'max_parallel_requests', 'user_id', 'team_id', 'agent_id', 'project_id', 'aliases', 'config',
+    'permissions', 'model_max_budget', 'budget_fallbacks', 'allowed_cache_controls', 'allowed_routes',
+    'budget_id', 'key_type', 'access_group_ids', 'router_settings', 'auto_rotate', 'rotation_interval',
+)
+OBJECT_PERMISSION_FIELDS = (
+    'mcp_servers', 'mcp_access_groups', 'mcp_tool_permissions', 'mcp_toolsets', 'blocked_tools',
+    'vector_stores', 'agents', 'agent_access_groups', 'models', 'search_tools', 'mcp_tool_search_enabled', 'skills',
+)
+# Up to this many aliases are looked up one by one (GET /key/list?search=); more list every key once.
+SEARCH_LIMIT = 20
+DERIVATION = 'hmac-sha256-v1'
+
+
+class RotationFailed(Exception):
+    def __init__(self, exc, alias, step):
+        super(RotationFailed, self).__init__(exc.msg)
+        self.exc = exc
+        self.alias = alias
+        self.step = step
+
+
+class Group:
+    """All keys of one logical alias: the holder, unfinished successors, retiring predecessors."""
+
+    def __init__(self, alias):
+        self.alias = alias
+        self.holder = None
+        self.extra_holders = []
+        self.pending = []
+        self.retiring = []
+
+    def representative(self):
+        if self.holder is not None:
+            return self.holder
+        return (self.pending or self.retiring or [None])[0]
+
+
+def successor_body(old, now):
+    """A /key/generate body carrying every setting of ``old``, its spend and its remaining validity."""
+    body = {}
+    for field in CARRIED_FIELDS:
+        value = old.get(field)
+        if value is not None:
+            body[field] = copy.deepcopy(value)
+    if isinstance(body.get('router_settings'), str):
+        body.pop('router_settings')  # stored serialised; LiteLLM's own copy stays on the old key
+    org = old.get('organization_id', old.get('org_id'))
+    if org:
+        body['organization_id'] = org
+    soft = key_soft_budget(old)
+    if soft is not None and not old.get('budget_id'):
+        body['soft_budget'] = soft
+    perm = old.get('object_permission')
+    if isinstance(perm, dict):
+        perm = dict((k, copy.deepcopy(v)) for k, v in perm.items() if k in OBJECT_PERMISSION_FIELDS and v is not None)
+        if perm:
+            body['object_permission'] = perm
+    limits = old.get('budget_limits')
+    if isinstance(limits, list) and limits:
+        body['budget_limits'] = [dict(budget_duration=w.get('budget_duration'), max_budget=w.get('max_budget'))
+                                 for w in limits if isinstance(w, dict)]
+    body['spend'] = float(old.get('spend') or 0.0)
+    expires = parse_time(old.get('expires'))
+    if expires is not None:
+        body['duration'] = '%ds' % max(1, int(math.ceil((expires - now).total_seconds())))
+    return body
+
+
+def clean_metadata(meta):
+    meta = copy.deepcopy(meta or {})
+    meta.pop('retire_at', None)
+    meta.pop('rotation', None)
+    return meta
+
+
+def generation_of(obj):
+    try:
+        return int(key_rotation(obj).get('generation') or 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def subset(small, big):
+    return all(k in big and big[k] == v for k, v in small.items())
+
+
+class Rotator:
+
+    def __init__(self, module):
+        self.module = module
+        self.client = module.client
+        self.params = p = module.params
+        self.check = module.check_mode
+        self.now = utcnow()
+        try:
+            self.grace = parse_duration(p['grace_period'])
+        except ValueError as exc:
+            module.fail_json(msg='grace_period: %s' % exc)
+        if self.grace < 0:
+            module.fail_json(msg='grace_period must not be negative')
+        self.derive = p['key_derivation']
+        self.secret = p['key_derivation_secret'] or p['master_key']
+        self.aliases = None
+        if p['key_alias']:
+            self.aliases = [p['key_alias']]
+        elif p['key_aliases'] is not None:
+            self.aliases = list(dict.fromkeys(p['key_aliases']))
+        self.rotated = []
+        self.skipped = []
+        self.purged = []
+        self.redelivered = []
+        self.not_due = 0
+        self.groups = {}
+        self.unaliased = []
+
+    # -- reading -----------------------------------------------------------
+    def has_selector(self):
+        p = self.params
+        return self.aliases is not None or any(
+            p[k] is not None for k in ('team_id', 'user_id', 'tags', 'metadata', 'older_than_days'))
+
+    def load(self):
+        p = self.params
+        if self.aliases is not None and len(self.aliases) <= SEARCH_LIMIT:
+            objs = []
+            for alias in self.aliases:
+                objs.extend(self.client.iter_keys(search=alias))
+        else:
+            filters = dict((k, p[k]) for k in ('team_id', 'user_id') if p[k] is not None)
+            objs = self.client.list_keys(**filters)
+        seen = set()
+        for obj in objs:
+            token = obj.get('token')
+            if not token or token in seen:
+                continue
+            seen.add(token)
+            role, logical = rotation_role(obj)
+            if not logical:
+                self.unaliased.append(obj)
+                continue
+            group = self.groups.get(logical)
+            if group is None:
+                group = self.groups[logical] = Group(logical)
+            if role == 'pending':
+                group.pending.append(obj)
+            elif role == 'retiring':
+                group.retiring.append(obj)
+            elif group.holder is None:
+                group.holder = obj
+            else:
+                group.extra_holders.append(obj)
+
+    def selected(self, group):
+        p = self.params
+        if self.aliases is not None and group.alias not in self.aliases:
+            return False
+        rep = group.representative()
+        if p['team_id'] is not None and rep.get('team_id') != p['team_id']:
+            return False
+        if p['user_id'] is not None and rep.get('user_id') != p['user_id']:
+            return False
+        if p['tags'] and not set(p['tags']) <= set(key_tags(rep)):
+            return False
+        if p['metadata'] and not subset(p['metadata'], key_metadata(rep)):
+            return False
+        return True
+
+    # -- values ------------------------------------------------------------
+    def recover(self, obj):
+        """The value of a key created by a rotation, if it can be derived and matches its hash."""
+        rotation = key_rotation(obj)
+        nonce = rotation.get('nonce')
+        if not (self.derive and nonce and rotation.get('alias') and rotation.get('predecessor_token')):
+            return None
+        value = derive_key(self.secret, rotation['alias'], rotation['predecessor_token'], nonce)
+        return value if hash_key(value) == obj.get('token') else None
+
+    def grace_end(self, group, holder):
+        """When the predecessor of ``holder`` stops working, if it still works now."""
+        rotation = key_rotation(holder)
+        if rotation.get('method') == 'regenerate':
+            end = parse_time(rotation.get('retire_at'))
+            return end if end is not None and end > self.now else None
+        pred = rotation.get('predecessor_token')
+        for old in group.retiring:
+            if old.get('token') == pred and not old.get('blocked'):
+                end = parse_time(key_metadata(old).get('retire_at'))
+                if end is not None and end > self.now:
+                    return end
+        return None
+
+    # -- planning ----------------------------------------------------------
+    def plan(self, group):
+        """('skip', reason) | ('not_due',) | ('rotate', old, pending, old_is_retiring)."""
+        p = self.params
+        holder = group.holder
+        retiring = dict((k['token'], k) for k in group.retiring)
+        if group.extra_holders:
+            return ('skip', '%d keys share this alias' % (1 + len(group.extra_holders)))
+        if holder is not None:
+            if holder.get('blocked'):
+                return ('skip', 'blocked')
+            pending = [k for k in group.pending if key_rotation(k).get('predecessor_token') == holder['token']]
+            if pending:
+                return ('rotate', holder, pending[0], False)
+            expires = parse_time(holder.get('expires'))
+            if expires is not None and expires <= self.now:
+                return ('skip', 'expired')
+            if not p['force']:
+                end = self.grace_end(group, holder)
+                if end is not None:
+                    return ('skip', 'rotated recently; its predecessor is valid until %s (force=true rotates anyway)'
+                            % format_time(end))
+            if p['older_than_days'] is not None:
+                born = parse_time(key_rotation(holder).get('rotated_at')) or parse_time(holder.get('created_at'))
+                if born is None:
+                    return ('skip', 'age unknown (no created_at)')
+                if self.now - born < datetime.timedelta(days=p['older_than_days']):
+                    return ('not_due',)
+            return ('rotate', holder, None, False)
+        for succ in group.pending:
+            old = retiring.get(key_rotation(succ).get('predecessor_token'))
+            if old is not None:
+                return ('rotate', old, succ, True)
+        if group.pending:
+            return ('skip', 'an unfinished successor (%s) has no predecessor and no key holds the alias; '
+                            'inspect it with litellm_key_info' % group.pending[0]['token'])
+        return ('skip', 'no key holds this alias (only retiring keys)')
+
+    # -- rotating ----------------------------------------------------------
+    def create_successor(self, old, alias):
+        now = format_time(self.now)
+        rotation = dict(generation=generation_of(old) + 1, predecessor_token=old['token'],
+                        rotated_at=now, alias=alias, method='community')
+        body = successor_body(old, self.now)
+        body['key_alias'] = pending_alias(alias, old['token'])
+        metadata = clean_metadata(key_metadata(old))
+        if self.derive:
+            rotation['nonce'] = new_nonce()
+            rotation['derivation'] = DERIVATION
+            body['key'] = derive_key(self.secret, alias, old['token'], rotation['nonce'])
+        metadata['rotation'] = rotation
+        body['metadata'] = metadata
+        try:
+            answer = self.client.generate_key(body)
+        except LiteLLMAuthError as exc:
+            if not (self.derive and exc.status == 403 and 'custom' in exc.msg.lower()):
+                raise
+            self.derive = False
+            self.module.warn('%s refuses custom key values; LiteLLM chooses successor values, so a rotation '
+                             'interrupted before it finishes will replace its successor' % self.client.api_url)
+            for name in ('nonce', 'derivation'):
+                rotation.pop(name, None)
+            body.pop('key', None)
+            answer = self.client.generate_key(body)
+        succ = dict(body)
+        succ.pop('key', None)
+        succ['token'] = answer['token']
+        succ['blocked'] = False
+        return succ, answer['key']
+
+    def rotate_community(self, group, old, pending, old_is_retiring):
+        alias = group.alias
+        entry = dict(alias=alias, old_token=old['token'], new_token=None, method='community',
+                     resumed=pending is not None or old_is_retiring, generation=generation_of(old) + 1)
+        succ, value = None, None
+        if pending is not None:
+            value = self.recover(pending)
+            if value is not None:
+                succ = pending
+                entry['generation'] = generation_of(pending)
+            else:
+                # Its value cannot be known: it was never handed to anyone. Replace it.
+                entry['replaced_token'] = pending['token']
+                if not self.check:
+                    self.step(alias, 'delete unconfirmed successor', self.client.delete_keys, [pending['token']])
+                group.pending.remove(pending)
+
+        old_meta = key_metadata(old)
+        target_end = self.now + datetime.timedelta(seconds=self.grace)
+        if old_is_retiring:
+            recorded = parse_time(old_meta.get('retire_at'))
+            retire_at = max(recorded, target_end) if recorded is not None else target_end
+        else:
+            retire_at = target_end
+        entry['retire_at'] = format_time(retire_at)
+        if self.check:
+            self.rotated.append(entry)
+            return
+
+        if succ is None:
+            succ, value = self.step(alias, 'create successor', self.create_successor, old, alias)
+            group.pending.append(succ)
+
+        rotation = dict(key_rotation(old))
+        rotation.setdefault('generation', generation_of(old))
+        rotation.update(alias=alias, successor_token=succ['token'])
+        rotation.setdefault('retired_at', format_time(self.now))
+        new_meta = copy.deepcopy(old_meta)
+        new_meta['retire_at'] = format_time(retire_at)
+        new_meta['rotation'] = rotation
+        new_alias = retiring_alias(alias, old['token'])
+        if old.get('key_alias') != new_alias or new_meta != old_meta:
+            self.step(alias, 'retire old key', self.client.update_key, old['token'],
+                      {'key_alias': new_alias, 'metadata': new_meta})
+        old['key_alias'], old['metadata'] = new_alias, new_meta
+        if group.holder is old:
+            group.holder = None
+            group.retiring.append(old)
+
+        self.step(alias, 'move alias', self.client.update_key, succ['token'], {'key_alias': alias})
+        succ['key_alias'] = alias
+        group.pending.remove(succ)
+        group.holder = succ
+        entry.update(new_token=succ['token'], key=value)
+        self.rotated.append(entry)
+
+    def rotate_regenerate(self, group, old):
+        alias = group.alias
+        retire_at = format_time(self.now + datetime.timedelta(seconds=self.grace))
+        entry = dict(alias=alias, old_token=old['token'], new_token=None, method='regenerate', resumed=False,
+                     generation=generation_of(old) + 1, retire_at=retire_at)
+        if self.check:
+            self.rotated.append(entry)
+            return
+        rotation = dict(generation=entry['generation'], predecessor_token=old['token'],
+                        rotated_at=format_time(self.now), alias=alias, method='regenerate', retire_at=retire_at)
+        body = {'grace_period': '%ds' % int(self.grace)}
+        value = None
+        if self.derive:
+            rotation['nonce'] = new_nonce()
+            rotation['derivation'] = DERIVATION
+            value = derive_key(self.secret, alias, old['token'], rotation['nonce'])
+            body['new_key'] = value
+        metadata = clean_metadata(key_metadata(old))
+        metadata['rotation'] = rotation
+        body['metadata'] = metadata
+        try:
+            answer = self.client.regenerate_key(old['token'], body)
+        except LiteLLMError as exc:
+            answer = None
+            if value is not None and (exc.ambiguous or exc.attempts > 1):
+                try:
+                    found = self.client.find_keys_by_alias(alias)
+                except LiteLLMError:
+                    found = []
+                if any(k.get('token') == hash_key(value) for k in found):
+                    answer = {'key': value}
+            if answer is None:
+                raise RotationFailed(exc, alias, 'regenerate')
+        if not isinstance(answer, dict) or not answer.get('key'):
+            raise RotationFailed(LiteLLMError('%s answered the regenerate request without a key' % self.client.api_url),
+                                 alias, 'regenerate')
+        new = dict(old)
+        new.update(token=hash_key(answer['key']), metadata=metadata)
+        group.holder = new
+        entry.update(new_token=new['token'], key=answer['key'])
+        self.rotated.append(entry)
+
+    def step(self, alias, name, func, *args):
+        try:
+            return func(*args)
+        except LiteLLMError as exc:
+            raise RotationFailed(exc, alias, name)
+
+    # -- purging -----------------------------------------------------------
+    def successor_holds_alias(self, group, old):
+        by_token = dict((k['token'], k) for k in group.retiring)
+        token = key_rotation(old).get('successor_token')
+        seen = set()
+        while token and token not in seen:
+            if group.holder is not None and group.holder.get('token') == token:
+                return True
+            seen.add(token)
+            nxt = by_token.get(token)
+            if nxt is None:
+                return False
+            token = key_rotation(nxt).get('successor_token')
+        return False
+
+    def purge(self, groups):
+        action = self.params['purge_action']
+        to_delete = []
+        for group in groups:
+            for old in list(group.retiring):
+                end = parse_time(key_metadata(old).get('retire_at'))
+                if end is None or end > self.now:
+                    continue
+                if action == 'block' and old.get('blocked'):
+                    continue
+                entry = dict(alias=old.get('key_alias'), token=old['token'], retire_at=format_time(end))
+                if not self.successor_holds_alias(group, old):
+                    entry['reason'] = 'grace over, but no successor holds the alias %r: not purged' % group.alias
+                    self.skipped.append(entry)
+                    continue
+                entry['action'] = action
+                if action == 'delete':
+                    to_delete.append(old['token'])
+                    group.retiring.remove(old)
+                elif not self.check:
+                    self.step(group.alias, 'block retired key', self.client.block_key, old['token'])
+                    old['blocked'] = True
+                self.purged.append(entry)
+        if to_delete and not self.check:
+            self.step(None, 'delete retired keys', self.client.delete_keys, to_delete)
+
+    # -- run ---------------------------------------------------------------
+    def run(self):
+        p = self.params
+        if p['state'] == 'rotated' and not self.has_selector():
+            self.module.fail_json(msg='say which keys to rotate: key_alias, key_aliases, or a selector '
+                                      '(team_id, user_id, tags, metadata, older_than_days; older_than_days=0 selects all)')
+        try:
+            self.load()
+        except LiteLLMError as exc:
+            self.module.fail_api(exc)
+
+        if self.aliases is not None:
+            for alias in self.aliases:
+                if alias not in self.groups:
+                    self.skipped.append(dict(alias=alias, token=None, reason='no key with this alias'))
+                    self.module.warn('no key with the alias %r' % alias)
+        chosen = [g for g in self.groups.values() if self.selected(g)]
+        if p['state'] == 'rotated' and self.aliases is None:
+            for obj in self.unaliased:
+                if self.selected_unaliased(obj):
+                    self.skipped.append(dict(alias=None, token=obj['token'], reason='no key_alias, cannot be rotated'))
+
+        try:
+            if p['state'] == 'rotated':
+                for group in chosen:
+                    decision = self.plan(group)
+                    if decision[0] == 'skip':
+                        rep = group.representative()
+                        self.skipped.append(dict(alias=group.alias, token=rep.get('token'), reason=decision[1]))
+                    elif decision[0] == 'not_due':
+                        self.not_due += 1
+                    else:
+                        _, old, pending, old_is_retiring = decision
+                        if p['method'] == 'regenerate' and pending is None and not old_is_retiring:
+                            self.rotate_regenerate(group, old)
+                        else:
+                            self.rotate_community(group, old, pending, old_is_retiring)
+                if p['redeliver']:
+                    self.redeliver(chosen)
+            if p['state'] == 'purged' or p['purge']:
+                self.purge(chosen)
+        except RotationFailed as failure:
+            where = ('while rotating %r (%s)' % (failure.alias, failure.step)) if failure.alias else failure.step
+            kwargs = self.result()
+            kwargs.pop('changed')
+            self.module.fail_json(
+                msg='%s: %s. Keys rotated before the failure are in "rotated"; run again to finish.'
+                    % (where, failure.exc.msg),
+                changed=bool(self.rotated or self.purged), failed_alias=failure.alias, **kwargs)
+        self.module.exit_json(**self.result())
+
+    def selected_unaliased(self, obj):
+        p = self.params
+        if p['team_id'] is not None and obj.get('team_id') != p['team_id']:
+            return False
+        if p['user_id'] is not None and obj.get('user_id') != p['user_id']:
+            return False
+        if p['tags'] and not set(p['tags']) <= set(key_tags(obj)):
+            return False
+        if p['metadata'] and not subset(p['metadata'], key_metadata(obj)):
+            return False
+        return True
+
+    def redeliver(self, groups):
+        done = set(entry['alias'] for entry in self.rotated)
+        for group in groups:
+            holder = group.holder
+            if holder is None or group.alias in done or holder.get('blocked'):
+                continue
+            end = self.grace_end(group, holder)
+            if end is None:
+                continue
+            value = self.recover(holder)
+            if value is not None:
+                self.redelivered.append(dict(alias=group.alias, token=holder['token'], key=value,
+                                             retire_at=format_time(end)))
+
+    def diff(self):
+        before, after = {}, {}
+        for entry in self.rotated:
+            before[entry['alias']] = dict(token=entry['old_token'])
+            after[entry['alias']] = dict(token=entry['new_token'] or '(new key)', previous_token=entry['old_token'],
+                                         previous_valid_until=entry['retire_at'])
+        for entry in self.purged:
+            before[entry['alias']] = dict(token=entry['token'], retire_at=entry['retire_at'])
+            after[entry['alias']] = dict(token=entry['token'], retire_at=entry['retire_at'],
+                                         purged=('deleted' if entry['action'] == 'delete' else 'blocked'))
+        return dict(before=before, after=after)
+
+    def result(self):
+        result = dict(changed=bool(self.rotated or self.purged), rotated=self.rotated, skipped=self.skipped,
+                      purged=self.purged, redelivered=self.redelivered, not_due=self.not_due)
+        if result['changed']:
+            result['diff'] = self.diff()
+        return result
+
+
+def main():
+    argspec = LiteLLMModule.generate_argspec(
+        key_alias=dict(type='str'),
+        key_aliases=dict(type='list', elements='str'),
+        team_id=dict(type='str'),
+        user_id=dict(type='str'),
+        tags=dict(type='list', elements='str'),
+        metadata=dict(type='dict'),
+        older_than_days=dict(type='float', aliases=['rotate_if_older_than_days']),
+        state=dict(type='str', default='rotated', choices=['rotated', 'purged']),
+        method=dict(type='str', default='community', choices=['community', 'regenerate']),
+        grace_period=dict(type='str', default='24h'),
+        purge=dict(type='bool', default=False),
+        purge_action=dict(type='str', default='block', choices=['block', 'delete']),
+        force=dict(type='bool', default=False),
+        key_derivation=dict(type='bool', default=True),
+        key_derivation_secret=dict(type='str', no_log=True),
+        redeliver=dict(type='bool', default=False),
+    )
+    module = LiteLLMModule(argument_spec=argspec, supports_check_mode=True,
+                           mutually_exclusive=[('key_alias', 'key_aliases')])
+    Rotator(module).run()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,239 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2025, sacred_brain.llm_gateway contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: litellm_user
+short_description: Manage a LiteLLM internal user, with budgets and limits
+version_added: 0.1.0
+author:
+  - Sacred Brain platform team (@sacred-brain)
+description:
+  - Create, update or delete one user of a LiteLLM proxy through its admin API, identified by O(user_id).
+  - Reads first and writes only what differs; options left unset are not managed.
+  - Users are created without a key (LiteLLM would otherwise create one); manage keys with
+    M(sacred_brain.llm_gateway.litellm_key) and O(sacred_brain.llm_gateway.litellm_key#module:user_id).
+extends_documentation_fragment:
+  - sacred_brain.llm_gateway.litellm
+  - sacred_brain.llm_gateway.litellm.attributes
+options:
+  user_id:
+    description: The user's id in LiteLLM.
+    type: str
+    required: true
+  state:
+    description: Whether the user should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  user_email:
+    description: The user's email address.
+    type: str
+  user_alias:
+    description: A display name for the user.
+    type: str
+  user_role:
+    description: The user's role on the proxy.
+    type: str
+    choices: [proxy_admin, proxy_admin_viewer, internal_user, internal_user_viewer]
+  models:
+    description: Models the user may call. An empty list allows every model.
+    type: list
+    elements: str
+  max_budget:
+    description: Maximum spend of the user in USD (within O(budget_duration) if set).
+    type: float
+  budget_duration:
+    description: Period after which the user's spend is reset, for example V(30d).
+    type: str
+  tpm_limit:
+    description: Tokens per minute for the user.
+    type: int
+  rpm_limit:
+    description: Requests per minute for the user.
+    type: int
+  max_parallel_requests:
+    description: Requests the user may have in flight at once.
+    type: int
+  metadata:
+    description:
+      - Metadata of the user, merged into the current metadata unless O(purge_metadata=true).
+    type: dict
+  purge_metadata:
+    description: Remove metadata entries that are not in O(metadata), except those LiteLLM keeps there itself.
+    type: bool
+    default: false
+seealso:
+  - module: sacred_brain.llm_gateway.litellm_team
+  - module: sacred_brain.llm_gateway.litellm_key
+'''
+
+EXAMPLES = r'''
+- name: A user with a monthly budget
+  sacred_brain.llm_gateway.litellm_user:
+    api_url: http://127.0.0.1:4000
+    master_key: "{{ litellm_master_key }}"
+    user_id: alice
+    user_email: alice@example.org
+    user_role: internal_user
+    max_budget: 25
+    budget_duration: 30d
+    models: [gpt-4o-mini]
+
+- name: Remove a user
+  sacred_brain.llm_gateway.litellm_user:
+    api_url: http://127.0.0.1:4000
+    master_key: "{{ litellm_master_key }}"
+    user_id: bob
+    state: absent
+'''
+
+RETURN = r'''
+user:
+  description: The user's settings after the run (before, for O(state=absent)).
+  returned: when the user exists or existed
+  type: dict
+  sample:
+    user_id: alice
+    user_email: alice@example.org
+    user_role: internal_user
+    max_budget: 25.0
+    budget_duration: 30d
+    models: [gpt-4o-mini]
+    spend: 0.0
+    metadata: {}
+'''
+
+from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
+    LITELLM_METADATA_FIELDS,
+    LiteLLMError,
+    LiteLLMModule,
+    changed_settings,
+    make_diff,
+    plan_metadata,
+)
+
+KINDS = dict(
+    user_email='str', user_alias='str', user_role='str', models='set', max_budget='num',
+    budget_duration='str', tpm_limit='int', rpm_limit='int', max_parallel_requests='int',
+)
+VIEW_FIELDS = ('user_id', 'spend', 'teams', 'created_at', 'updated_at', 'budget_reset_at') + tuple(KINDS)
+
+
+def view(obj):
+    out = dict((f, obj.get(f)) for f in VIEW_FIELDS)
+    out['models'] = list(obj.get('models') or [])
+    out['metadata'] = dict(obj.get('metadata') or {})
+    return out
+
+
+def diff_view(user_id, settings, metadata):
+    out = dict((k, v) for k, v in settings.items() if v not in (None, [], {}))
+    out['user_id'] = user_id
+    out['metadata'] = dict((k, v) for k, v in (metadata or {}).items() if k not in LITELLM_METADATA_FIELDS)
+    return out
+
+
+def read_user(client, user_id):
+    answer = client.get_or_none('/user/info', user_id=user_id)
+    if not isinstance(answer, dict):
+        return None
+    info = answer.get('user_info')
+    if not isinstance(info, dict) or not info:
+        return None
+    info = dict(info)
+    info.setdefault('user_id', user_id)
+    return info
+
+
+def main():
+    argspec = LiteLLMModule.generate_argspec(
+        user_id=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        user_email=dict(type='str'),
+        user_alias=dict(type='str'),
+        user_role=dict(type='str', choices=['proxy_admin', 'proxy_admin_viewer', 'internal_user', 'internal_user_viewer']),
+        models=dict(type='list', elements='str'),
+        max_budget=dict(type='float'),
+        budget_duration=dict(type='str'),
+        tpm_limit=dict(type='int'),
+        rpm_limit=dict(type='int'),
+        max_parallel_requests=dict(type='int'),
+        metadata=dict(type='dict'),
+        purge_metadata=dict(type='bool', default=False),
+    )
+    module = LiteLLMModule(argument_spec=argspec, supports_check_mode=True)
+    client = module.client
+    params = module.params
+    user_id = params['user_id']
+    desired = dict((k, params[k]) for k in KINDS)
+
+    try:
+        current = read_user(client, user_id)
+    except LiteLLMError as exc:
+        module.fail_api(exc, user_id=user_id)
+
+    if params['state'] == 'absent':
+        if current is None:
+            module.exit_json(changed=False)
+        diff = make_diff(diff_view(user_id, dict((k, current.get(k)) for k in KINDS), current.get('metadata')),
+                         {'state': 'absent'})
+        if not module.check_mode:
+            try:
+                client.post('/user/delete', {'user_ids': [user_id]})
+            except LiteLLMError as exc:
+                module.fail_api(exc, user_id=user_id)
+        module.exit_json(changed=True, user=view(current), diff=diff)
+
+    if current is None:
+        body = dict((k, v) for k, v in desired.items() if v is not None)
+        body['user_id'] = user_id
+        body['metadata'] = dict(params['metadata'] or {})
+        body['auto_create_key'] = False
+        diff = make_diff({'state': 'absent'}, diff_view(user_id, desired, body['metadata']))
+        if not module.check_mode:
+            try:
+                client.post('/user/new', body)
+            except LiteLLMError as exc:
+                # A retried creation may have been applied by an earlier attempt.
+                try:
+                    created = read_user(client, user_id) if (exc.ambiguous or exc.attempts > 1) else None
+                except LiteLLMError:
+                    created = None
+                if created is None:
+                    module.fail_api(exc, user_id=user_id)
+        result = dict(body)
+        result.pop('auto_create_key')
+        module.exit_json(changed=True, user=view(result), diff=diff)
+
+    have = dict((k, current.get(k)) for k in KINDS)
+    changes = changed_settings(have, desired, KINDS)
+    meta_changed, new_meta = plan_metadata(current.get('metadata'), params['metadata'], params['purge_metadata'],
+                                           preserved=LITELLM_METADATA_FIELDS)
+    final = dict(current)
+    final.update(changes)
+    final['metadata'] = new_meta
+    if not changes and not meta_changed:
+        module.exit_json(changed=False, user=view(final))
+    after = dict(have)
+    after.update(changes)
+    diff = make_diff(diff_view(user_id, have, current.get('metadata')), diff_view(user_id, after, new_meta))
+    if not module.check_mode:
+        body = dict(changes)
+        body['user_id'] = user_id
+        if meta_changed:
+            body['metadata'] = new_meta
+        try:
+            client.post('/user/update', body)
+        except LiteLLMError as exc:
+            module.fail_api(exc, user_id=user_id)
+    module.exit_json(changed=True, user=view(final), diff=diff)
+
+
+if __name__ == '__main__':
+    main()
