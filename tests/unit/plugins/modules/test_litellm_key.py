@@ -1,0 +1,205 @@
+# -*- coding: utf-8 -*-
+
+import json
+
+import pytest
+
+from ansible_collections.sacred_brain.llm_gateway.plugins.modules import litellm_key
+
+
+def seed_openwebui(api):
+    obj = api.load_fixture('key_openwebui.json')
+    api.keys[obj['token']] = obj
+    return obj
+
+
+def no_key_values(data):
+    text = json.dumps(data)
+    return 'sk-' not in text.replace('sk-...', '')
+
+
+def test_create_returns_the_key_once(api, run_module):
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', models=['gpt-4o'], max_budget=10,
+                                                metadata={'owner': 'me'}, duration='30d'), diff=True)
+    assert rc == 0, out
+    assert out['changed'] is True
+    assert out['key'].startswith('sk-')
+    assert out['token'] == api.sha256(out['key'])
+    stored = api.keys[out['token']]
+    assert stored['key_alias'] == 'svc'
+    assert stored['models'] == ['gpt-4o']
+    assert stored['max_budget'] == 10
+    assert stored['metadata'] == {'owner': 'me'}
+    assert stored['expires'] is not None
+    assert out['key_info']['key_alias'] == 'svc'
+    assert no_key_values(out['diff']) and no_key_values(out['key_info'])
+    generate = [c for c in api.calls if c[1] == '/key/generate'][0]
+    assert generate[3]['key'] == out['key']  # chosen here, so a retry can be recognised
+
+
+def test_unchanged_reports_no_change(api, run_module):
+    seed_openwebui(api)
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', models=['gpt-4o-mini'], max_budget=50,
+                                                tpm_limit=100000, rpm_limit=120, budget_duration='30d',
+                                                team_id='platform', metadata={'owner': 'platform'}))
+    assert rc == 0, out
+    assert out['changed'] is False
+    assert 'key' not in out
+    assert api.writes() == []
+    assert [c[1] for c in api.calls] == ['/key/list']
+
+
+def test_update_with_diff_never_shows_key_values(api, run_module):
+    obj = seed_openwebui(api)
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', max_budget=75, models=['gpt-4o-mini', 'o3'],
+                                                metadata={'owner': 'ml'}), diff=True)
+    assert rc == 0, out
+    assert out['changed'] is True
+    assert out['diff']['before']['max_budget'] == 50.0
+    assert out['diff']['after']['max_budget'] == 75.0
+    assert out['diff']['after']['metadata'] == {'owner': 'ml'}
+    assert 'tags' not in out['diff']['after']['metadata']
+    assert no_key_values(out) and obj['token'] not in json.dumps(out['diff'])
+    update = api.writes()[0]
+    assert update[1] == '/key/update'
+    assert update[3]['key'] == obj['token']
+    assert update[3]['max_budget'] == 75.0
+    assert sorted(update[3]['models']) == ['gpt-4o-mini', 'o3']
+    # metadata is merged and keeps what LiteLLM stores there (tags)
+    assert update[3]['metadata'] == {'owner': 'ml', 'tags': ['rotate-monthly']}
+    assert 'rpm_limit' not in update[3]  # unchanged settings are not sent
+    assert api.keys[obj['token']]['max_budget'] == 75.0
+
+
+def test_check_mode_makes_no_write_call(api, run_module):
+    seed_openwebui(api)
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', max_budget=1), check_mode=True, diff=True)
+    assert rc == 0 and out['changed'] is True
+    rc, out = run_module(litellm_key.main, dict(key_alias='new-one', max_budget=1), check_mode=True)
+    assert rc == 0 and out['changed'] is True and 'key' not in out
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', state='absent'), check_mode=True)
+    assert rc == 0 and out['changed'] is True
+    assert api.writes() == []
+
+
+def test_absent_deletes_the_key_and_its_generations(api, run_module):
+    obj = seed_openwebui(api)
+    _, old = api.add_key(key_alias='openwebui.retiring.%s' % ('ab' * 4), metadata={
+        'retire_at': '2099-01-01T00:00:00Z', 'rotation': {'alias': 'openwebui'}})
+    api.keys[old]['key_alias'] = 'openwebui.retiring.%s' % old[:8]
+    api.add_key(key_alias='openwebui-other')
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', state='absent'))
+    assert rc == 0 and out['changed'] is True
+    assert out['token'] == obj['token']
+    assert out['related_tokens'] == [old]
+    assert sorted(api.writes()[0][3]['keys']) == sorted([obj['token'], old])
+    assert [k['key_alias'] for k in api.keys.values()] == ['openwebui-other']
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', state='absent'))
+    assert rc == 0 and out['changed'] is False
+
+
+def test_blocked_and_unblocked(api, run_module):
+    obj = seed_openwebui(api)
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', state='blocked'))
+    assert rc == 0 and out['changed'] is True
+    assert api.keys[obj['token']]['blocked'] is True
+    assert ('POST', '/key/block') in [(c[0], c[1]) for c in api.calls]
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', state='blocked'))
+    assert out['changed'] is False
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui'))
+    assert out['changed'] is True and api.keys[obj['token']]['blocked'] is False
+    assert api.calls[-1][1] == '/key/unblock'
+
+
+def test_create_blocked(api, run_module):
+    rc, out = run_module(litellm_key.main, dict(key_alias='later', state='blocked'))
+    assert rc == 0 and out['changed'] is True
+    assert api.keys[out['token']]['blocked'] is True
+
+
+def test_soft_budget_is_read_from_key_info(api, run_module):
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', soft_budget=5))
+    assert rc == 0 and out['changed']
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', soft_budget=5))
+    assert rc == 0 and out['changed'] is False, out
+    assert api.calls[-1][1] == '/key/info'
+
+
+def test_tags_are_compared_from_metadata(api, run_module):
+    seed_openwebui(api)
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', tags=['rotate-monthly']))
+    assert out['changed'] is False
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', tags=['rotate-weekly']))
+    assert out['changed'] is True
+    assert api.writes()[-1][3]['tags'] == ['rotate-weekly']
+
+
+def test_custom_key_values_refused_falls_back(api, run_module):
+    api.custom_keys = False
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc'))
+    assert rc == 0, out
+    assert out['token'] == api.sha256(out['key'])
+    assert 'key' not in api.calls[-1][3]
+
+
+def test_wrong_master_key(api, run_module):
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', master_key='sk-not-the-master-key'))
+    assert rc == 1
+    assert out['failed'] is True
+    assert out['msg'].startswith('the master key was rejected by http://litellm.test:4000 (HTTP 401')
+    assert 'sk-not-the-master-key' not in json.dumps(out)
+
+
+def test_missing_master_key(api, run_module, monkeypatch):
+    monkeypatch.delenv('LITELLM_MASTER_KEY', raising=False)
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', master_key=None))
+    assert rc == 1
+    assert 'master_key is required' in out['msg']
+
+
+def test_master_key_from_environment(api, run_module, monkeypatch):
+    monkeypatch.setenv('LITELLM_MASTER_KEY', api.master_key)
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', master_key=None))
+    assert rc == 0 and out['changed'] is True
+
+
+def test_server_error_retried_then_success(api, run_module):
+    seed_openwebui(api)
+    api.fault('GET', '/key/list', 500, times=2)
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', max_budget=50))
+    assert rc == 0, out
+    assert out['changed'] is False
+    assert '2 requests to http://litellm.test:4000 had to be retried' in json.dumps(out.get('warnings'))
+
+
+def test_malformed_answer(api, run_module):
+    api.fault('GET', '/key/list', (200, b'not json at all', 'text/plain'))
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc'))
+    assert rc == 1
+    assert 'with something that is not JSON' in out['msg']
+
+
+def test_connection_refused(api, run_module):
+    api.fault('GET', '/key/list', api.REFUSED, times=10)
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', retries=1))
+    assert rc == 1
+    assert out['msg'].startswith('cannot connect to http://litellm.test:4000: connection refused (after 2 attempts)')
+
+
+def test_duplicate_aliases_are_refused(api, run_module):
+    api.add_key(key_alias='dup')
+    api.add_key(key_alias='dup')
+    rc, out = run_module(litellm_key.main, dict(key_alias='dup', max_budget=1))
+    assert rc == 1 and '2 keys share the alias' in out['msg']
+    assert api.writes() == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(key_alias='svc', max_budget='lots'), 'max_budget'),
+    (dict(key_alias='svc', colour='blue'), 'Unsupported parameters'),
+    (dict(key_alias='svc', api_url='litellm:4000'), 'api_url must be an http:// or https:// URL'),
+])
+def test_bad_input(api, run_module, args, message):
+    rc, out = run_module(litellm_key.main, args)
+    assert rc == 1 and message in out['msg']
+    assert api.calls == []
