@@ -693,9 +693,10 @@ class Rotator:
 
     def purge(self, groups):
         action = self.params['purge_action']
-        to_delete = []
+        due = []
         for group in groups:
-            for old in list(group.retiring):
+            # Decide on the whole group first: a chain may pass through keys purged in this run.
+            for old in group.retiring:
                 end = parse_time(key_metadata(old).get('retire_at'))
                 if end is None or end > self.now:
                     continue
@@ -707,15 +708,19 @@ class Rotator:
                     self.skipped.append(entry)
                     continue
                 entry['action'] = action
-                if action == 'delete':
-                    to_delete.append(old['token'])
-                    group.retiring.remove(old)
-                elif not self.check:
-                    self.step(group.alias, 'block retired key', self.client.block_key, old['token'])
-                    old['blocked'] = True
+                due.append((group, old, entry))
+        if action == 'delete':
+            if due and not self.check:
+                self.step(None, 'delete retired keys', self.client.delete_keys, [old['token'] for _, old, _ in due])
+            for group, old, entry in due:
+                group.retiring.remove(old)
                 self.purged.append(entry)
-        if to_delete and not self.check:
-            self.step(None, 'delete retired keys', self.client.delete_keys, to_delete)
+            return
+        for group, old, entry in due:
+            if not self.check:
+                self.step(group.alias, 'block retired key', self.client.block_key, old['token'])
+                old['blocked'] = True
+            self.purged.append(entry)
 
     # -- run ---------------------------------------------------------------
     def run(self):

@@ -30,11 +30,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enterprise", action="store_true", help="behave as a licensed (premium) proxy: regenerate, tags, guardrails ...")
     parser.add_argument("--cost-per-request", type=float, default=DEFAULT_COST_PER_REQUEST, help="spend added per successful chat completion")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names served on the data plane")
+    parser.add_argument(
+        "--enable-key-alias-format-validation",
+        action="store_true",
+        help="like litellm_settings.enable_key_alias_format_validation: aliases must match ^[a-zA-Z0-9][a-zA-Z0-9_-/.@]{0,253}[a-zA-Z0-9]$",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
 
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-    app = StandinApp(args.db, args.master_key, enterprise=args.enterprise, cost_per_request=args.cost_per_request, models=models)
+    app = StandinApp(
+        args.db,
+        args.master_key,
+        enterprise=args.enterprise,
+        cost_per_request=args.cost_per_request,
+        models=models,
+        key_alias_format_validation=args.enable_key_alias_format_validation,
+    )
     httpd = StandinHTTPServer((args.host, args.port), app, verbose=args.verbose)
     print(f"LITELLM STAND-IN listening on {httpd.url}", flush=True)
 

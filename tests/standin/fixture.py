@@ -258,6 +258,7 @@ def run_standin(
     subprocess: bool = False,
     verbose: bool = False,
     startup_timeout: float = 30.0,
+    key_alias_format_validation: bool = False,
 ) -> Iterator[Standin]:
     """Run a stand-in for the duration of the ``with`` block.
 
@@ -271,12 +272,21 @@ def run_standin(
         db_path = os.path.join(tmpdir, "standin.db")
     db_path = os.fspath(db_path)
     model_list = tuple(models) if models is not None else None
+    options = {
+        "db_path": db_path,
+        "master_key": master_key,
+        "enterprise": enterprise,
+        "port": port,
+        "host": host,
+        "cost": cost_per_request,
+        "models": model_list,
+        "verbose": verbose,
+        "timeout": startup_timeout,
+        "alias_validation": key_alias_format_validation,
+    }
     handle: Standin | None = None
     try:
-        if subprocess:
-            handle = _start_subprocess(db_path, master_key, enterprise, port, host, cost_per_request, model_list, verbose, startup_timeout)
-        else:
-            handle = _start_thread(db_path, master_key, enterprise, port, host, cost_per_request, model_list, verbose, startup_timeout)
+        handle = _start_subprocess(**options) if subprocess else _start_thread(**options)
         yield handle
     finally:
         if handle is not None:
@@ -285,10 +295,17 @@ def run_standin(
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def _start_thread(db_path, master_key, enterprise, port, host, cost, models, verbose, timeout) -> Standin:  # noqa: ANN001
+def _start_thread(db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation) -> Standin:  # noqa: ANN001
     from .server import DEFAULT_MODELS, StandinApp, StandinHTTPServer
 
-    app = StandinApp(db_path, master_key, enterprise=enterprise, cost_per_request=cost, models=models or DEFAULT_MODELS)
+    app = StandinApp(
+        db_path,
+        master_key,
+        enterprise=enterprise,
+        cost_per_request=cost,
+        models=models or DEFAULT_MODELS,
+        key_alias_format_validation=alias_validation,
+    )
     httpd = StandinHTTPServer((host, port), app, verbose=verbose)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="litellm-standin", daemon=True)
     thread.start()
@@ -307,7 +324,7 @@ def _start_thread(db_path, master_key, enterprise, port, host, cost, models, ver
     return Standin(httpd.url, master_key, db_path, enterprise, app=app, stopper=stop)
 
 
-def _start_subprocess(db_path, master_key, enterprise, port, host, cost, models, verbose, timeout) -> Standin:  # noqa: ANN001
+def _start_subprocess(db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation) -> Standin:  # noqa: ANN001
     cmd = [
         sys.executable,
         "-m",
@@ -327,6 +344,8 @@ def _start_subprocess(db_path, master_key, enterprise, port, host, cost, models,
         cmd.append("--enterprise")
     if models:
         cmd += ["--models", ",".join(models)]
+    if alias_validation:
+        cmd.append("--enable-key-alias-format-validation")
     if verbose:
         cmd.append("--verbose")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}

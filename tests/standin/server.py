@@ -33,6 +33,7 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import math  # noqa: E402
+import re  # noqa: E402
 import secrets  # noqa: E402
 import socket  # noqa: E402
 import threading  # noqa: E402
@@ -77,6 +78,7 @@ from litellm.proxy.common_utils.timezone_utils import (  # noqa: E402
     get_budget_reset_time,
     keeps_due_budget_reset,
 )
+from litellm.secret_managers.base_secret_manager import raise_if_unsafe_secret_name  # noqa: E402
 from litellm.types.proxy.common_proxy_errors import CommonProxyErrors  # noqa: E402
 from litellm.types.proxy.management_endpoints.key_requests import LiteLLMKeyType  # noqa: E402
 from litellm.types.proxy.management_endpoints.user_requests import LiteLLM_UserTableWithKeyCount  # noqa: E402
@@ -97,6 +99,11 @@ UI_SESSION_TEAM_ID = "litellm-dashboard"
 GENERATED_KEY_BYTES = 16  # LENGTH_OF_LITELLM_GENERATED_KEY
 MINIMUM_CUSTOM_KEY_LENGTH = 16
 NOT_PREMIUM = CommonProxyErrors.not_premium_user.value
+# litellm.enable_key_alias_format_validation (opt-in, off by default) uses this rule:
+KEY_ALIAS_PATTERN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_\-/\.@]{0,253}[a-zA-Z0-9]$")
+KEY_ALIAS_PATTERN_MESSAGE = (
+    "Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.@."
+)
 META_FIELDS: tuple[str, ...] = tuple(LiteLLM_ManagementEndpoint_MetadataFields)
 PREMIUM_FIELDS: tuple[str, ...] = tuple(LiteLLM_ManagementEndpoint_MetadataFields_Premium)
 
@@ -469,8 +476,10 @@ class StandinApp:
         cost_per_request: float = DEFAULT_COST_PER_REQUEST,
         models: tuple[str, ...] | list[str] = DEFAULT_MODELS,
         fault_seed: int | None = None,
+        key_alias_format_validation: bool = False,
     ) -> None:
         self.store = Store(db_path)
+        self.key_alias_format_validation = key_alias_format_validation
         self.master_key = master_key
         self.enterprise = enterprise
         self.cost_per_request = float(cost_per_request)
@@ -767,19 +776,21 @@ class StandinApp:
                 f"{NOT_PREMIUM}. Example of valid model_max_budget: https://docs.litellm.ai/docs/proxy/users"
             )
 
-    @staticmethod
-    def _validate_key_alias_format(key_alias: str | None) -> None:
+    def _validate_key_alias_format(self, key_alias: str | None) -> None:
+        """_validate_key_alias_format: unsafe names always fail; the format rule only when enabled."""
         if key_alias is None:
             return
-        bad = any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in key_alias)
-        segments = key_alias.split("/")
-        if bad or ".." in segments:
+        try:
+            raise_if_unsafe_secret_name(key_alias)
+        except ValueError:
             raise ProxyExc(
                 'Invalid key_alias: must not contain control characters (such as tab or newline) or a ".." path segment',
                 "bad_request_error",
                 "key_alias",
                 400,
-            )
+            ) from None
+        if self.key_alias_format_validation and (len(key_alias) > 255 or KEY_ALIAS_PATTERN.fullmatch(key_alias) is None):
+            raise ProxyExc(KEY_ALIAS_PATTERN_MESSAGE, "bad_request_error", "key_alias", 400)
 
     def _enforce_unique_key_alias(self, key_alias: str | None, existing_token: str | None = None) -> None:
         if key_alias is None:
@@ -1137,8 +1148,6 @@ class StandinApp:
 
     @staticmethod
     def _is_valid_api_key(key: str) -> bool:
-        import re
-
         if not isinstance(key, str) or not 3 <= len(key) <= 100:
             return False
         return bool(re.match(r"^sk-[A-Za-z0-9_-]+$", key) or re.match(r"^[a-fA-F0-9]{64}$", key))
@@ -1276,6 +1285,8 @@ class StandinApp:
         return 200, {"keys": keys, "total_count": total, "current_page": page, "total_pages": -(-total // size)}
 
     def key_regenerate(self, req: Request, p: Principal, data: RegenerateKeyRequest | None, key: str | None = None) -> tuple[int, Any]:
+        if key is None:
+            key = req.q("key")  # POST /key/regenerate?key=... (a query parameter in LiteLLM's signature)
         target = data.key if data is not None and data.key else key
         is_master_regen = (
             data is not None

@@ -299,3 +299,22 @@ def test_delete_partially_known_list_answers_with_the_request(standin, uniq):
     status, body = standin.call("POST", "/key/delete", {"keys": [a["key"], "sk-never-existed-000000"]})
     assert status == 200
     assert body["deleted_keys"] == [a["key"], "sk-never-existed-000000"]
+
+
+def test_unsafe_alias_always_rejected(standin, uniq):
+    status, body = standin.call("POST", "/key/generate", {"key_alias": f"tab\there-{uniq}"})
+    assert status == 400
+    assert body["error"]["param"] == "key_alias"
+    assert "control characters" in body["error"]["message"]
+
+
+def test_alias_format_validation_is_opt_in(tmp_path):
+    from tests.standin import run_standin
+
+    with run_standin(db_path=tmp_path / "lax.db") as lax:
+        assert lax.call("POST", "/key/generate", {"key_alias": "has space!"}).status == 200
+    with run_standin(db_path=tmp_path / "strict.db", key_alias_format_validation=True) as strict:
+        status, body = strict.call("POST", "/key/generate", {"key_alias": "has space!"})
+        assert status == 400
+        assert body["error"]["message"].startswith("Invalid key_alias format.")
+        assert strict.call("POST", "/key/generate", {"key_alias": "svc/app-1.prod@eu"}).status == 200

@@ -76,3 +76,11 @@ def test_regenerate_unknown_key_is_404(standin_enterprise):
     status, body = standin_enterprise.call("POST", "/key/regenerate", {"key": "sk-unknown-0000000000000"})
     assert status == 404
     assert "not found" in body["error"]["message"]
+
+
+def test_regenerate_key_as_query_parameter(standin_enterprise, uniq):
+    out = generate(standin_enterprise, key_alias=f"rq-{uniq}")
+    status, new = standin_enterprise.call("POST", "/key/regenerate", params={"key": out["key"]})
+    assert status == 200, new
+    assert new["key_alias"] == f"rq-{uniq}"
+    assert new["token_id"] != out["token"]

@@ -1,0 +1,348 @@
+# -*- coding: utf-8 -*-
+
+import datetime
+import json
+
+import pytest
+
+from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import derive_key
+from ansible_collections.sacred_brain.llm_gateway.plugins.modules import litellm_key_rotate
+
+UTC = datetime.timezone.utc
+
+
+def at(**delta):
+    return (datetime.datetime.now(UTC) + datetime.timedelta(**delta)).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def parse(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=UTC)
+
+
+def seed(api, alias='openwebui', **fields):
+    """The fixture key (settings, spend 3.5, metadata with tags) under ``alias``."""
+    obj = api.load_fixture('key_openwebui.json')
+    obj.update(key_alias=alias, **fields)
+    if alias != 'openwebui':
+        obj['token'] = api.sha256('sk-seed-' + alias)
+    api.keys[obj['token']] = obj
+    return obj
+
+
+def live(api, alias):
+    return [k for k in api.keys.values() if k.get('key_alias') == alias]
+
+
+def pending_and_retiring(api, alias):
+    return sorted(k['key_alias'].split('.')[1] for k in api.keys.values()
+                  if (k.get('key_alias') or '').startswith(alias + '.'))
+
+
+def rotate(run_module, **args):
+    return run_module(litellm_key_rotate.main, args, diff=True)
+
+
+def test_rotation_moves_the_alias_and_carries_everything(api, run_module):
+    old = seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0, out
+    assert out['changed'] is True
+    [entry] = out['rotated']
+    assert entry['alias'] == 'openwebui' and entry['old_token'] == old['token']
+    assert entry['new_token'] == api.sha256(entry['key'])
+    assert entry['generation'] == 2 and entry['resumed'] is False and entry['method'] == 'community'
+
+    [new] = live(api, 'openwebui')
+    assert new['token'] == entry['new_token']
+    for field in ('models', 'max_budget', 'tpm_limit', 'rpm_limit', 'budget_duration', 'team_id', 'key_type'):
+        assert new[field] == old[field], field
+    assert new['spend'] == 3.5  # a rotation never resets a budget
+    assert new['metadata']['owner'] == 'platform' and new['metadata']['tags'] == ['rotate-monthly']
+    rotation = new['metadata']['rotation']
+    assert rotation['predecessor_token'] == old['token'] and rotation['generation'] == 2
+    assert rotation['alias'] == 'openwebui' and 'retire_at' not in new['metadata']
+
+    retiring = api.keys[old['token']]
+    assert retiring['key_alias'] == 'openwebui.retiring.%s' % old['token'][:8]
+    assert retiring['blocked'] in (None, False)  # still valid during the grace period
+    retire_at = parse(retiring['metadata']['retire_at'])
+    assert abs((retire_at - datetime.datetime.now(UTC)).total_seconds() - 86400) < 60
+    assert retiring['metadata']['retire_at'] == entry['retire_at']
+    assert retiring['metadata']['rotation']['successor_token'] == new['token']
+    assert [c[1] for c in api.writes()] == ['/key/generate', '/key/update', '/key/update']
+    # the successor was created under a temporary alias first
+    assert api.writes()[0][3]['key_alias'] == 'openwebui.next.%s' % old['token'][:8]
+    # the diff and everything but the documented `key` are free of key values
+    text = json.dumps(dict((k, v) for k, v in out.items() if k != 'rotated'))
+    assert entry['key'] not in text
+
+
+def test_check_mode_reports_without_writing(api, run_module):
+    old = seed(api)
+    rc, out = run_module(litellm_key_rotate.main, dict(key_alias='openwebui'), check_mode=True)
+    assert rc == 0 and out['changed'] is True
+    [entry] = out['rotated']
+    assert entry['old_token'] == old['token'] and entry['new_token'] is None and 'key' not in entry
+    assert api.writes() == []
+
+
+def test_selector_rotates_only_what_is_due(api, run_module):
+    seed(api, 'a1', team_id='t', created_at=at(days=-40))
+    seed(api, 'a2', team_id='t', created_at=at(days=-5))
+    seed(api, 'b1', team_id='other', created_at=at(days=-40))
+    seed(api, 'a3', team_id='t', created_at=at(days=-90), blocked=True)
+    rc, out = rotate(run_module, team_id='t', older_than_days=30)
+    assert rc == 0, out
+    assert [e['alias'] for e in out['rotated']] == ['a1']
+    assert out['not_due'] == 1
+    assert [(s['alias'], s['reason']) for s in out['skipped']] == [('a3', 'blocked')]
+    # listed once, filtered by team on the proxy
+    lists = [c for c in api.calls if c[1] == '/key/list']
+    assert len(lists) == 1 and lists[0][2]['team_id'] == 't'
+
+
+def test_age_counts_from_the_last_rotation(api, run_module):
+    seed(api, 'a1', created_at=at(days=-40))
+    rc, out = rotate(run_module, key_aliases=['a1'], older_than_days=30, grace_period='0s')
+    assert len(out['rotated']) == 1
+    rc, out = rotate(run_module, key_aliases=['a1'], older_than_days=30, grace_period='0s')
+    assert out['rotated'] == [] and out['not_due'] == 1 and out['changed'] is False
+
+
+def test_tags_and_metadata_selectors(api, run_module):
+    seed(api, 'm1', metadata={'tags': ['rotate-monthly'], 'env': 'prod'})
+    seed(api, 'm2', metadata={'tags': ['rotate-weekly'], 'env': 'prod'})
+    seed(api, 'm3', metadata={'tags': ['rotate-monthly'], 'env': 'dev'})
+    rc, out = rotate(run_module, tags=['rotate-monthly'], metadata={'env': 'prod'})
+    assert [e['alias'] for e in out['rotated']] == ['m1']
+
+
+def test_a_selection_is_required(api, run_module):
+    rc, out = rotate(run_module)
+    assert rc == 1 and 'say which keys to rotate' in out['msg']
+
+
+def test_resume_after_successor_created(api, run_module):
+    """Interrupted after step 1: the successor exists under its temporary alias."""
+    old = seed(api)
+    api.fault('POST', '/key/update', api.REFUSED, times=10)
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0)
+    assert rc == 1 and "while rotating 'openwebui' (retire old key)" in out['msg']
+    assert pending_and_retiring(api, 'openwebui') == ['next']
+    api.faults = []
+
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0, out
+    [entry] = out['rotated']
+    assert entry['resumed'] is True and 'replaced_token' not in entry
+    assert [c[1] for c in api.writes()].count('/key/generate') == 1  # no duplicate successor
+    [new] = live(api, 'openwebui')
+    assert new['token'] == entry['new_token'] == api.sha256(entry['key'])
+    assert pending_and_retiring(api, 'openwebui') == ['retiring']
+    assert api.keys[old['token']]['metadata']['rotation']['successor_token'] == new['token']
+    assert len(api.keys) == 2
+
+
+def test_resume_after_old_key_retired(api, run_module):
+    """Interrupted after step 2: no key holds the alias, the old one is retiring."""
+    old = seed(api)
+    # step 2 succeeds, step 3 is refused
+    calls = {'n': 0}
+    real_dispatch = api.dispatch
+
+    def dispatch(method, path, query, body):
+        if path == '/key/update':
+            calls['n'] += 1
+            if calls['n'] == 2:
+                raise api.REFUSED
+        return real_dispatch(method, path, query, body)
+
+    api.dispatch = dispatch
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0)
+    assert rc == 1 and '(move alias)' in out['msg']
+    api.dispatch = real_dispatch
+    assert live(api, 'openwebui') == []
+    assert pending_and_retiring(api, 'openwebui') == ['next', 'retiring']
+    first_retire_at = api.keys[old['token']]['metadata']['retire_at']
+
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0, out
+    [entry] = out['rotated']
+    assert entry['resumed'] is True
+    assert [c[1] for c in api.writes()].count('/key/generate') == 1
+    [new] = live(api, 'openwebui')
+    assert new['token'] == api.sha256(entry['key'])
+    assert pending_and_retiring(api, 'openwebui') == ['retiring']
+    # the grace period counts from the run that handed the key out
+    assert api.keys[old['token']]['metadata']['retire_at'] >= first_retire_at
+
+
+def test_unrecoverable_successor_is_replaced(api, run_module):
+    """A successor whose value cannot be derived was never handed out: delete it and create again."""
+    old = seed(api)
+    api.fault('POST', '/key/update', api.REFUSED, times=10)
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0, key_derivation=False)
+    assert rc == 1
+    api.faults = []
+    [unconfirmed] = [k for k in api.keys.values() if '.next.' in (k.get('key_alias') or '')]
+
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation=False)
+    assert rc == 0, out
+    [entry] = out['rotated']
+    assert entry['replaced_token'] == unconfirmed['token']
+    assert unconfirmed['token'] not in api.keys
+    assert api.sha256(entry['key']) == entry['new_token']
+    assert len(api.keys) == 2 and api.keys[old['token']]['key_alias'].startswith('openwebui.retiring.')
+
+
+def test_changed_derivation_secret_replaces_the_successor(api, run_module):
+    seed(api)
+    api.fault('POST', '/key/update', api.REFUSED, times=10)
+    rotate(run_module, key_alias='openwebui', retries=0, key_derivation_secret='first-secret')
+    api.faults = []
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='second-secret')
+    assert rc == 0 and 'replaced_token' in out['rotated'][0]
+    assert len(api.keys) == 2
+
+
+def test_lost_answer_of_generate_creates_no_duplicate(api, run_module):
+    seed(api)
+    api.fault('POST', '/key/generate', api.RESET, after=True)
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0, out
+    assert len(api.keys) == 2
+    assert live(api, 'openwebui')[0]['token'] == out['rotated'][0]['new_token']
+
+
+def test_recent_rotation_is_not_repeated_unless_forced(api, run_module):
+    seed(api)
+    rc, first = rotate(run_module, key_alias='openwebui')
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0 and out['changed'] is False
+    assert 'rotated recently' in out['skipped'][0]['reason']
+    rc, out = rotate(run_module, key_alias='openwebui', redeliver=True)
+    assert out['changed'] is False
+    assert out['redelivered'] == [dict(alias='openwebui', token=first['rotated'][0]['new_token'],
+                                       key=first['rotated'][0]['key'], retire_at=first['rotated'][0]['retire_at'])]
+    rc, out = rotate(run_module, key_alias='openwebui', force=True)
+    assert out['changed'] is True and out['rotated'][0]['generation'] == 3
+    assert pending_and_retiring(api, 'openwebui') == ['retiring', 'retiring']
+
+
+def test_purge_only_past_grace_with_a_successor(api, run_module):
+    _, holder = api.add_key(key_alias='svc', metadata={'rotation': {'alias': 'svc', 'generation': 3}})
+    _, done = api.add_key(metadata={'retire_at': at(hours=-1), 'rotation': {'alias': 'svc', 'successor_token': holder}})
+    api.keys[done]['key_alias'] = 'svc.retiring.' + done[:8]
+    _, chained = api.add_key(metadata={'retire_at': at(days=-3), 'rotation': {'alias': 'svc', 'successor_token': done}})
+    api.keys[chained]['key_alias'] = 'svc.retiring.' + chained[:8]
+    _, in_grace = api.add_key(metadata={'retire_at': at(hours=5), 'rotation': {'alias': 'svc', 'successor_token': holder}})
+    api.keys[in_grace]['key_alias'] = 'svc.retiring.' + in_grace[:8]
+    _, orphan = api.add_key(metadata={'retire_at': at(hours=-2), 'rotation': {'alias': 'svc', 'successor_token': 'f' * 64}})
+    api.keys[orphan]['key_alias'] = 'svc.retiring.' + orphan[:8]
+
+    rc, out = run_module(litellm_key_rotate.main, dict(state='purged'), check_mode=True)
+    assert rc == 0 and sorted(p['token'] for p in out['purged']) == sorted([done, chained])
+    assert api.writes() == []
+
+    rc, out = run_module(litellm_key_rotate.main, dict(state='purged'))
+    assert rc == 0, out
+    assert sorted(p['token'] for p in out['purged']) == sorted([done, chained])
+    assert api.keys[done]['blocked'] is True and api.keys[chained]['blocked'] is True
+    assert not api.keys[in_grace].get('blocked')
+    assert not api.keys[orphan].get('blocked')  # its successor does not exist: never revoked
+    assert [s['token'] for s in out['skipped']] == [orphan]
+    assert not api.keys[holder].get('blocked')
+
+    rc, out = run_module(litellm_key_rotate.main, dict(state='purged'))
+    assert out['changed'] is False  # already blocked
+
+    rc, out = run_module(litellm_key_rotate.main, dict(state='purged', purge_action='delete'))
+    assert sorted(p['token'] for p in out['purged']) == sorted([done, chained])
+    deletes = [c for c in api.writes() if c[1] == '/key/delete']
+    assert len(deletes) == 1 and sorted(deletes[0][3]['keys']) == sorted([done, chained])
+    assert done not in api.keys and chained not in api.keys and in_grace in api.keys
+
+
+def test_rotate_and_purge_in_one_run(api, run_module):
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui', grace_period='0s', purge=True)
+    assert rc == 0, out
+    assert len(out['rotated']) == 1 and len(out['purged']) == 1
+    assert out['purged'][0]['token'] == out['rotated'][0]['old_token']
+    assert api.keys[out['rotated'][0]['old_token']]['blocked'] is True
+    assert not live(api, 'openwebui')[0].get('blocked')
+
+
+def test_regenerate_method(api, run_module):
+    api.enterprise = True
+    old_token = seed(api)['token']
+    rc, out = rotate(run_module, key_alias='openwebui', method='regenerate', grace_period='2h')
+    assert rc == 0, out
+    [entry] = out['rotated']
+    assert entry['method'] == 'regenerate' and entry['new_token'] == api.sha256(entry['key'])
+    call = api.writes()[0]
+    assert call[1] == '/key/%s/regenerate' % old_token
+    assert call[3]['grace_period'] == '7200s' and call[3]['new_key'] == entry['key']
+    [new] = live(api, 'openwebui')
+    assert new['spend'] == 3.5 and new['metadata']['rotation']['method'] == 'regenerate'
+
+
+def test_regenerate_refused_by_open_source_proxy(api, run_module):
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui', method='regenerate', retries=0)
+    assert rc == 1
+    assert 'Enterprise feature' in out['msg'] and 'openwebui' in out['msg']
+
+
+def test_custom_key_values_refused_falls_back(api, run_module):
+    api.custom_keys = False
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0, out
+    assert 'refuses custom key values' in json.dumps(out['warnings'])
+    entry = out['rotated'][0]
+    assert api.sha256(entry['key']) == entry['new_token']
+    assert 'nonce' not in live(api, 'openwebui')[0]['metadata']['rotation']
+
+
+def test_partial_failure_returns_what_was_rotated(api, run_module):
+    for i in range(3):
+        seed(api, 'k%d' % i)
+    real_dispatch = api.dispatch
+
+    def dispatch(method, path, query, body):
+        if path == '/key/generate' and body['key_alias'].startswith('k2.'):
+            return 400, {'error': {'message': 'budget exceeds team budget'}}
+        return real_dispatch(method, path, query, body)
+
+    api.dispatch = dispatch
+    rc, out = rotate(run_module, key_aliases=['k0', 'k1', 'k2'])
+    assert rc == 1 and out['failed_alias'] == 'k2' and 'budget exceeds team budget' in out['msg']
+    assert [e['alias'] for e in out['rotated']] == ['k0', 'k1']
+    assert all(api.sha256(e['key']) == e['new_token'] for e in out['rotated'])
+
+
+def test_missing_alias_is_reported(api, run_module):
+    rc, out = rotate(run_module, key_aliases=['nope'])
+    assert rc == 0 and out['skipped'] == [dict(alias='nope', token=None, reason='no key with this alias')]
+
+
+def test_successor_value_is_derived_from_public_metadata(api, run_module):
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui')
+    [new] = live(api, 'openwebui')
+    rotation = new['metadata']['rotation']
+    assert derive_key(api.master_key, 'openwebui', rotation['predecessor_token'], rotation['nonce']) == \
+        out['rotated'][0]['key']
+
+
+@pytest.mark.parametrize('count', [60])
+def test_one_listing_and_three_writes_per_key(api, run_module, count):
+    for i in range(count):
+        seed(api, 'bulk%03d' % i, created_at=at(days=-100))
+    rc, out = rotate(run_module, older_than_days=90)
+    assert rc == 0 and len(out['rotated']) == count
+    reads = [c for c in api.calls if c[0] == 'GET']
+    assert len(reads) == 1  # 60 keys fit in one page of 100
+    assert len(api.writes()) == 3 * count
+    assert len(api.keys) == 2 * count
