@@ -18,7 +18,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 def main(argv: list[str] | None = None) -> int:
     from .server import DEFAULT_COST_PER_REQUEST, DEFAULT_MASTER_KEY, DEFAULT_MODELS, StandinApp, StandinHTTPServer
 
-    parser = argparse.ArgumentParser(prog="python -m tests.standin", description="LiteLLM admin-API stand-in (test code).")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.standin", description="LiteLLM admin-API stand-in (test code)."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4000, help="0 picks a free port (printed on stdout)")
     parser.add_argument("--db", default="standin.db", help="SQLite file (created if missing; ':memory:' for none)")
@@ -27,9 +29,20 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("LITELLM_MASTER_KEY", DEFAULT_MASTER_KEY),
         help="admin key (default: $LITELLM_MASTER_KEY or the built-in test key)",
     )
-    parser.add_argument("--enterprise", action="store_true", help="behave as a licensed (premium) proxy: regenerate, tags, guardrails ...")
-    parser.add_argument("--cost-per-request", type=float, default=DEFAULT_COST_PER_REQUEST, help="spend added per successful chat completion")
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names served on the data plane")
+    parser.add_argument(
+        "--enterprise",
+        action="store_true",
+        help="behave as a licensed (premium) proxy: regenerate, tags, guardrails ...",
+    )
+    parser.add_argument(
+        "--cost-per-request",
+        type=float,
+        default=DEFAULT_COST_PER_REQUEST,
+        help="spend added per successful chat completion",
+    )
+    parser.add_argument(
+        "--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names served on the data plane"
+    )
     parser.add_argument(
         "--enable-key-alias-format-validation",
         action="store_true",

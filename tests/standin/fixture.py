@@ -295,7 +295,9 @@ def run_standin(
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def _start_thread(db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation) -> Standin:  # noqa: ANN001
+def _start_thread(
+    db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation
+) -> Standin:  # noqa: ANN001
     from .server import DEFAULT_MODELS, StandinApp, StandinHTTPServer
 
     app = StandinApp(
@@ -307,7 +309,9 @@ def _start_thread(db_path, master_key, enterprise, port, host, cost, models, ver
         key_alias_format_validation=alias_validation,
     )
     httpd = StandinHTTPServer((host, port), app, verbose=verbose)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="litellm-standin", daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="litellm-standin", daemon=True
+    )
     thread.start()
 
     def stop() -> None:
@@ -324,7 +328,9 @@ def _start_thread(db_path, master_key, enterprise, port, host, cost, models, ver
     return Standin(httpd.url, master_key, db_path, enterprise, app=app, stopper=stop)
 
 
-def _start_subprocess(db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation) -> Standin:  # noqa: ANN001
+def _start_subprocess(
+    db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation
+) -> Standin:  # noqa: ANN001
     cmd = [
         sys.executable,
         "-m",
@@ -349,7 +355,9 @@ def _start_subprocess(db_path, master_key, enterprise, port, host, cost, models,
     if verbose:
         cmd.append("--verbose")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    proc = _subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=_subprocess.PIPE, stderr=None if verbose else _subprocess.DEVNULL, text=True, env=env)
+    proc = _subprocess.Popen(
+        cmd, cwd=REPO_ROOT, stdout=_subprocess.PIPE, stderr=None if verbose else _subprocess.DEVNULL, text=True, env=env
+    )
 
     def stop() -> None:
         if proc.poll() is None:

@@ -60,7 +60,6 @@ from litellm.proxy._types import (  # noqa: E402
     LiteLLM_ManagementEndpoint_MetadataFields,
     LiteLLM_ManagementEndpoint_MetadataFields_Premium,
     LiteLLM_TeamTable,
-    LiteLLM_UserTable,
     LiteLLM_VerificationToken,
     NewTeamRequest,
     NewUserRequest,
@@ -160,7 +159,13 @@ KEY_COLUMNS: dict[str, Any] = {
     "budget_limits": None,
 }
 # Relation fields a prisma row carries (None unless included).
-KEY_RELATIONS = ("litellm_budget_table", "litellm_organization_table", "litellm_project_table", "object_permission", "jwt_key_mappings")
+KEY_RELATIONS = (
+    "litellm_budget_table",
+    "litellm_organization_table",
+    "litellm_project_table",
+    "object_permission",
+    "jwt_key_mappings",
+)
 KEY_DT_FIELDS = (
     "expires",
     "budget_reset_at",
@@ -544,7 +549,9 @@ class StandinApp:
         path_known = any(p == path for (_, p) in self.routes)
         return None, {}, path_known
 
-    def dispatch(self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes) -> tuple[int, Any, dict[str, str]]:
+    def dispatch(
+        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         with self._count_lock:
             self.request_count += 1
         req = Request(method=method, path=path, query=query, headers=headers, body=body)
@@ -584,7 +591,18 @@ class StandinApp:
             return err.status, err.body, err.headers
         except Exception as exc:  # pragma: no cover - a bug in the stand-in itself
             log.exception("stand-in internal error on %s %s", method, path)
-            return 500, {"error": {"message": f"stand-in internal error: {exc!r}", "type": "internal_server_error", "param": None, "code": "500"}}, {}
+            return (
+                500,
+                {
+                    "error": {
+                        "message": f"stand-in internal error: {exc!r}",
+                        "type": "internal_server_error",
+                        "param": None,
+                        "code": "500",
+                    }
+                },
+                {},
+            )
         headers_out: dict[str, str] = {}
         if isinstance(payload, tuple) and len(payload) == 2 and isinstance(payload[1], dict):
             payload, headers_out = payload
@@ -600,10 +618,10 @@ class StandinApp:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             pos = getattr(exc, "pos", 0)
             if strict:
-                raise validation_error([{"type": "json_invalid", "loc": ["body", pos], "msg": "JSON decode error"}]) from exc
-            raise ProxyExc(
-                f"Invalid JSON payload: {exc}", "invalid_request_error", None, 400
-            ).to_api_error() from exc
+                raise validation_error(
+                    [{"type": "json_invalid", "loc": ["body", pos], "msg": "JSON decode error"}]
+                ) from exc
+            raise ProxyExc(f"Invalid JSON payload: {exc}", "invalid_request_error", None, 400).to_api_error() from exc
 
     @staticmethod
     def _validate_body(model: type[BaseModel], body: Any, optional: bool) -> BaseModel | None:
@@ -613,7 +631,13 @@ class StandinApp:
             raise validation_error([{"type": "missing", "loc": ["body"], "msg": "Field required"}])
         if not isinstance(body, dict):
             raise validation_error(
-                [{"type": "model_attributes_type", "loc": ["body"], "msg": "Input should be a valid dictionary or object to extract fields from"}]
+                [
+                    {
+                        "type": "model_attributes_type",
+                        "loc": ["body"],
+                        "msg": "Input should be a valid dictionary or object to extract fields from",
+                    }
+                ]
             )
         try:
             return model.model_validate(body)
@@ -646,7 +670,9 @@ class StandinApp:
                 return value
         return None
 
-    def _auth_error(self, message: str, type_: str = "auth_error", param: str | None = "None", status: int = 401) -> ApiError:
+    def _auth_error(
+        self, message: str, type_: str = "auth_error", param: str | None = "None", status: int = 401
+    ) -> ApiError:
         return ProxyExc(message, type_, param, status).to_api_error()
 
     def resolve_key_row(self, hashed: str) -> dict[str, Any] | None:
@@ -665,7 +691,9 @@ class StandinApp:
         if api_key is None:
             raise self._auth_error("Authentication Error, No api key passed in.")
         if api_key == "":
-            raise self._auth_error("Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.")
+            raise self._auth_error(
+                "Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix."
+            )
         if secrets.compare_digest(api_key.encode(), self.master_key.encode()):
             return Principal(is_admin=True, api_key=MASTER_KEY_ALIAS, user_id=PROXY_ADMIN_NAME, user_role="proxy_admin")
         if route.kind == "standin":
@@ -679,7 +707,9 @@ class StandinApp:
             raise self._auth_error("Authentication Error, Invalid API key provided.", "token_not_found_in_db", "key")
         now = self.now()
         if row.get("blocked") is True:
-            raise self._auth_error("Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.")
+            raise self._auth_error(
+                "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin."
+            )
         requested_model = None
         if route.kind == "llm" and isinstance(req.json, dict):
             requested_model = req.json.get("model")
@@ -716,7 +746,11 @@ class StandinApp:
                 raise self._auth_error(
                     f"Authentication Error, Team={team['team_id']} is blocked. Update via `/team/unblock` if you're an admin."
                 )
-            if route.kind == "llm" and team.get("max_budget") is not None and float(team.get("spend") or 0) >= team["max_budget"]:
+            if (
+                route.kind == "llm"
+                and team.get("max_budget") is not None
+                and float(team.get("spend") or 0) >= team["max_budget"]
+            ):
                 raise self._budget_error(
                     f"Budget has been exceeded! Team={team['team_id']} Current cost: {float(team.get('spend') or 0)}, Max budget: {team['max_budget']}"
                 )
@@ -733,18 +767,13 @@ class StandinApp:
             key_row=row,
         )
         if route.kind == "admin" and not principal.is_admin:
-            if req.path == "/key/info" and self._own_key_info(req, api_key, row):
-                return principal
+            if req.path == "/key/info":
+                return principal  # an info route: key_info itself checks who may read what
             raise self._auth_error(
                 "Authentication Error, Only proxy admin can be used to generate, delete, update info for new "
                 f"keys/users/teams. Route={req.path}. Your role={principal.user_role}. Your user_id={principal.user_id}"
             )
         return principal
-
-    @staticmethod
-    def _own_key_info(req: Request, api_key: str, row: Mapping[str, Any]) -> bool:
-        key = req.q("key")
-        return key is None or key == api_key or key == row.get("token")
 
     @staticmethod
     def _budget_error(message: str) -> ApiError:
@@ -789,7 +818,9 @@ class StandinApp:
                 "key_alias",
                 400,
             ) from None
-        if self.key_alias_format_validation and (len(key_alias) > 255 or KEY_ALIAS_PATTERN.fullmatch(key_alias) is None):
+        if self.key_alias_format_validation and (
+            len(key_alias) > 255 or KEY_ALIAS_PATTERN.fullmatch(key_alias) is None
+        ):
             raise ProxyExc(KEY_ALIAS_PATTERN_MESSAGE, "bad_request_error", "key_alias", 400)
 
     def _enforce_unique_key_alias(self, key_alias: str | None, existing_token: str | None = None) -> None:
@@ -835,14 +866,18 @@ class StandinApp:
                 {
                     "deleted_at": deleted_at,
                     "deleted_by": principal.user_id,
-                    "deleted_by_api_key": hash_token(principal.api_key) if principal.api_key.startswith("sk-") else principal.api_key,
+                    "deleted_by_api_key": (
+                        hash_token(principal.api_key) if principal.api_key.startswith("sk-") else principal.api_key
+                    ),
                     "litellm_changed_by": changed_by,
                 }
             )
             self.store.archive_key(str(uuid.uuid4()), record)
 
     # ===================================================================== /key/*
-    def _generate_key_row(self, *, request_type: str, now: datetime, **kw: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    def _generate_key_row(
+        self, *, request_type: str, now: datetime, **kw: Any
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         """generate_key_helper_fn: returns (key_data as the endpoint sees it, key row, user_data)."""
         token = kw.get("token") or kw.get("key") or f"sk-{secrets.token_urlsafe(GENERATED_KEY_BYTES)}"
         duration = kw.get("duration")
@@ -864,7 +899,15 @@ class StandinApp:
         metadata = kw.get("metadata", {})
         limits = {
             name: kw.get(name)
-            for name in ("model_rpm_limit", "model_tpm_limit", "mcp_rpm_limit", "tag_rpm_limit", "guardrails", "policies", "prompts")
+            for name in (
+                "model_rpm_limit",
+                "model_tpm_limit",
+                "mcp_rpm_limit",
+                "tag_rpm_limit",
+                "guardrails",
+                "policies",
+                "prompts",
+            )
             if kw.get(name) is not None
         }
         merged_metadata = None if (metadata is None and not limits) else {**(metadata or {}), **limits}
@@ -994,11 +1037,15 @@ class StandinApp:
             self._enforce_unique_key_alias(alias)
             if data.key is not None and not data.key.startswith("sk-"):
                 masked = f"{data.key[:4]}****{data.key[-4:]}" if len(data.key) > 8 else "****"
-                raise HTTPExc(400, {"error": f"Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: {masked}"})
+                raise HTTPExc(
+                    400, {"error": f"Invalid key format. LiteLLM Virtual Key must start with 'sk-'. Received: {masked}"}
+                )
             if data.key is not None and len(data.key) < MINIMUM_CUSTOM_KEY_LENGTH:
                 raise HTTPExc(
                     400,
-                    {"error": f"Invalid key format. LiteLLM Virtual Key must be at least {MINIMUM_CUSTOM_KEY_LENGTH} characters long."},
+                    {
+                        "error": f"Invalid key format. LiteLLM Virtual Key must be at least {MINIMUM_CUSTOM_KEY_LENGTH} characters long."
+                    },
                 )
             kwargs = {k: v for k, v in data_json.items() if k not in ("soft_budget", "send_invite_email")}
             key_data, row, _ = self._generate_key_row(request_type="key", now=now, **kwargs)
@@ -1029,7 +1076,9 @@ class StandinApp:
             )
         return rows[0]
 
-    def _prepare_key_update_data(self, data: UpdateKeyRequest | RegenerateKeyRequest, existing: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    def _prepare_key_update_data(
+        self, data: UpdateKeyRequest | RegenerateKeyRequest, existing: Mapping[str, Any], now: datetime
+    ) -> dict[str, Any]:
         data_json = data.model_dump(exclude_unset=True)
         for name in ("key", "new_key", "grace_period"):
             data_json.pop(name, None)
@@ -1038,7 +1087,9 @@ class StandinApp:
             and data.metadata.get("service_account_id") is not None
             and (data.team_id or existing.get("team_id")) is None
         ):
-            raise HTTPExc(400, "team_id is required for service account keys. Please specify `team_id` in the request body.")
+            raise HTTPExc(
+                400, "team_id is required for service account keys. Please specify `team_id` in the request body."
+            )
         for name in PREMIUM_FIELDS:
             if getattr(data, name, None) is not None:
                 self._set_object_metadata_field(data, name, getattr(data, name))
@@ -1058,7 +1109,9 @@ class StandinApp:
                 non_default["budget_reset_at"] = None
             elif isinstance(budget_duration, str) and budget_duration:
                 non_default["budget_duration"] = budget_duration
-                if not keeps_due_budget_reset(budget_duration, existing.get("budget_duration"), parse_dt(existing.get("budget_reset_at"))):
+                if not keeps_due_budget_reset(
+                    budget_duration, existing.get("budget_duration"), parse_dt(existing.get("budget_reset_at"))
+                ):
                     non_default["budget_reset_at"] = get_budget_reset_time(budget_duration)
         if "budget_limits" in non_default:
             raw = non_default["budget_limits"]
@@ -1187,6 +1240,11 @@ class StandinApp:
         key = req.q("key") or (p.api_key if p is not None else None)
         hashed = hash_token_if_needed(key) if key is not None else None
         live = self.store.get_key(hashed) if hashed is not None else None
+        if live is not None and not p.is_admin and p.key_row is not None:
+            # _can_user_query_key_info: a non-admin may read its own key, or keys of its own user_id
+            own = live["token"] == p.key_row["token"] or (p.user_id is not None and live.get("user_id") == p.user_id)
+            if not own:
+                raise HTTPExc(403, f"You are not allowed to access this key's info. Your role={p.user_role}")
         if live is not None:
             info = self._row_for_response(live)
             info.pop("token", None)
@@ -1275,7 +1333,9 @@ class StandinApp:
             if return_full_object:
                 if table == "deleted_keys":
                     keys.append(
-                        LiteLLM_DeletedVerificationToken.model_validate(_with_datetimes(row, KEY_DT_FIELDS)).model_dump(mode="json")
+                        LiteLLM_DeletedVerificationToken.model_validate(_with_datetimes(row, KEY_DT_FIELDS)).model_dump(
+                            mode="json"
+                        )
                     )
                 else:
                     auth = UserAPIKeyAuth(**_with_datetimes(self._row_for_response(row), KEY_DT_FIELDS))
@@ -1284,7 +1344,9 @@ class StandinApp:
                 keys.append(row["token"])
         return 200, {"keys": keys, "total_count": total, "current_page": page, "total_pages": -(-total // size)}
 
-    def key_regenerate(self, req: Request, p: Principal, data: RegenerateKeyRequest | None, key: str | None = None) -> tuple[int, Any]:
+    def key_regenerate(
+        self, req: Request, p: Principal, data: RegenerateKeyRequest | None, key: str | None = None
+    ) -> tuple[int, Any]:
         if key is None:
             key = req.q("key")  # POST /key/regenerate?key=... (a query parameter in LiteLLM's signature)
         target = data.key if data is not None and data.key else key
@@ -1303,7 +1365,9 @@ class StandinApp:
             if data.new_master_key is None:
                 raise HTTPExc(400, {"error": "New master key is required."})
             self.master_key = data.new_master_key
-            model = GenerateKeyResponse(key=data.new_master_key, token=data.new_master_key, key_name=data.new_master_key, expires=None)
+            model = GenerateKeyResponse(
+                key=data.new_master_key, token=data.new_master_key, key_name=data.new_master_key, expires=None
+            )
             return 200, model.model_dump(mode="json")
         hashed = key if "sk" not in key else hash_token(key)
         now = self.now()
@@ -1315,10 +1379,14 @@ class StandinApp:
                 if not data.new_key.startswith("sk-"):
                     raise HTTPExc(
                         400,
-                        {"error": "New key must start with 'sk-'. This is to distinguish a key hash (used by litellm for logging / internal logic) from the actual key."},
+                        {
+                            "error": "New key must start with 'sk-'. This is to distinguish a key hash (used by litellm for logging / internal logic) from the actual key."
+                        },
                     )
                 if len(data.new_key) < MINIMUM_CUSTOM_KEY_LENGTH:
-                    raise HTTPExc(400, {"error": f"New key must be at least {MINIMUM_CUSTOM_KEY_LENGTH} characters long."})
+                    raise HTTPExc(
+                        400, {"error": f"New key must be at least {MINIMUM_CUSTOM_KEY_LENGTH} characters long."}
+                    )
                 new_token = data.new_key
             else:
                 new_token = f"sk-{secrets.token_urlsafe(GENERATED_KEY_BYTES)}"
@@ -1417,7 +1485,9 @@ class StandinApp:
                     role = "user" if isinstance(team, str) else team.get("user_role", "user")
                     self._add_user_to_team(user_row["user_id"], tid, role=role, user_email=data.user_email)
                 attached = list(self.store.get_user(user_row["user_id"]).get("teams", []))
-        response_dict = {k: v for k, v in response.items() if k in NewUserResponse.model_fields and k not in ("token", "token_id")}
+        response_dict = {
+            k: v for k, v in response.items() if k in NewUserResponse.model_fields and k not in ("token", "token_id")
+        }
         response_dict["key"] = response.get("token", "")
         if attached is not None:
             response_dict["teams"] = attached
@@ -1430,10 +1500,15 @@ class StandinApp:
         if user_id is None and p.is_admin:
             keys = [
                 LiteLLM_VerificationToken.model_validate(_with_datetimes(r, KEY_DT_FIELDS)).model_dump(mode="json")
-                for r in self.store.list_keys(where=[("team_id IS NULL OR team_id != ?", [UI_SESSION_TEAM_ID])], limit=-1, offset=0)[0]
+                for r in self.store.list_keys(
+                    where=[("team_id IS NULL OR team_id != ?", [UI_SESSION_TEAM_ID])], limit=-1, offset=0
+                )[0]
             ]
             teams = sorted(
-                (LiteLLM_TeamTable.model_validate(_with_datetimes(t, TEAM_DT_FIELDS)).model_dump(mode="json") for t in self.store.all_teams()),
+                (
+                    LiteLLM_TeamTable.model_validate(_with_datetimes(t, TEAM_DT_FIELDS)).model_dump(mode="json")
+                    for t in self.store.all_teams()
+                ),
                 key=lambda t: t.get("team_alias") or "",
             )
             return 200, {"user_id": p.user_id, "user_info": None, "keys": keys, "teams": teams}
@@ -1446,7 +1521,8 @@ class StandinApp:
         teams = [
             self._team_list_object(t)
             for t in self.store.all_teams()
-            if t["team_id"] in row.get("teams", []) or any(m.get("user_id") == user_id for m in t.get("members_with_roles", []))
+            if t["team_id"] in row.get("teams", [])
+            or any(m.get("user_id") == user_id for m in t.get("members_with_roles", []))
         ]
         teams.sort(key=lambda t: t.get("team_alias") or "")
         return 200, {"user_id": user_id, "user_info": self._user_response_row(row), "keys": keys, "teams": teams}
@@ -1467,7 +1543,9 @@ class StandinApp:
         if "budget_duration" in non_default:
             self._check_budget_duration(non_default["budget_duration"])
             non_default["budget_reset_at"] = (
-                get_budget_reset_time(non_default["budget_duration"]) if non_default["budget_duration"] is not None else None
+                get_budget_reset_time(non_default["budget_duration"])
+                if non_default["budget_duration"] is not None
+                else None
             )
         non_default.pop("password", None)
         with self.store.transaction():
@@ -1476,8 +1554,16 @@ class StandinApp:
                 existing = self.store.get_user(data.user_id)
             elif data.user_email:
                 existing = self.store.find_user_by_email(data.user_email)
-            if existing is not None and "budget_reset_at" in non_default and isinstance(non_default.get("budget_duration"), str):
-                if keeps_due_budget_reset(non_default["budget_duration"], existing.get("budget_duration"), parse_dt(existing.get("budget_reset_at"))):
+            if (
+                existing is not None
+                and "budget_reset_at" in non_default
+                and isinstance(non_default.get("budget_duration"), str)
+            ):
+                if keeps_due_budget_reset(
+                    non_default["budget_duration"],
+                    existing.get("budget_duration"),
+                    parse_dt(existing.get("budget_reset_at")),
+                ):
                     del non_default["budget_reset_at"]
             existing_metadata = dict((existing or {}).get("metadata") or {})
             if "metadata" not in non_default:
@@ -1491,11 +1577,20 @@ class StandinApp:
             if spend is not None and not math.isfinite(spend):
                 raise HTTPExc(400, {"error": f"spend must be a finite number. Received: {spend}"})
             if data.user_id:
-                row = existing if existing is not None else {**copy.deepcopy(USER_COLUMNS), "user_id": data.user_id, "created_at": iso(now)}
+                row = (
+                    existing
+                    if existing is not None
+                    else {**copy.deepcopy(USER_COLUMNS), "user_id": data.user_id, "created_at": iso(now)}
+                )
             elif existing is not None:
                 row = existing
             else:
-                row = {**copy.deepcopy(USER_COLUMNS), "user_id": str(uuid.uuid4()), "user_email": data.user_email, "created_at": iso(now)}
+                row = {
+                    **copy.deepcopy(USER_COLUMNS),
+                    "user_id": str(uuid.uuid4()),
+                    "user_email": data.user_email,
+                    "created_at": iso(now),
+                }
             for name, value in non_default.items():
                 if name in USER_COLUMNS and name != "user_id":
                     row[name] = iso(value) if isinstance(value, datetime) else value
@@ -1513,7 +1608,9 @@ class StandinApp:
             ids = set(data.user_ids)
             for team in self.store.all_teams():
                 members = [m for m in team.get("members_with_roles", []) if m.get("user_id") not in ids]
-                if len(members) != len(team.get("members_with_roles", [])) or ids & set(team.get("members", []) + team.get("admins", [])):
+                if len(members) != len(team.get("members_with_roles", [])) or ids & set(
+                    team.get("members", []) + team.get("admins", [])
+                ):
                     team["members_with_roles"] = members
                     team["members"] = [m for m in team.get("members", []) if m not in ids]
                     team["admins"] = [m for m in team.get("admins", []) if m not in ids]
@@ -1566,7 +1663,13 @@ class StandinApp:
 
         users = [u for u in users if keep(u)]
         if sort_by is not None:
-            users.sort(key=lambda u: (u.get(sort_by) is None, u.get(sort_by) or 0 if sort_by == "spend" else str(u.get(sort_by) or "")), reverse=sort_order.lower() == "desc")
+            users.sort(
+                key=lambda u: (
+                    u.get(sort_by) is None,
+                    u.get(sort_by) or 0 if sort_by == "spend" else str(u.get(sort_by) or ""),
+                ),
+                reverse=sort_order.lower() == "desc",
+            )
         total = len(users)
         window = users[(page - 1) * page_size : page * page_size]
         key_counts: dict[str, int] = {}
@@ -1578,11 +1681,20 @@ class StandinApp:
             ).model_dump(mode="json")
             for u in window
         ]
-        return 200, {"users": out, "total": total, "page": page, "page_size": page_size, "total_pages": -(-total // page_size)}
+        return 200, {
+            "users": out,
+            "total": total,
+            "page": page,
+            "page_size": page_size,
+            "total_pages": -(-total // page_size),
+        }
 
     # ===================================================================== /team/*
     def _team_list_object(self, team: Mapping[str, Any]) -> dict[str, Any]:
-        keys = [LiteLLM_VerificationToken.model_validate(_with_datetimes(k, KEY_DT_FIELDS)) for k in self.store.find_keys_in("team_id", [team["team_id"]])]
+        keys = [
+            LiteLLM_VerificationToken.model_validate(_with_datetimes(k, KEY_DT_FIELDS))
+            for k in self.store.find_keys_in("team_id", [team["team_id"]])
+        ]
         obj = TeamListResponseObject(**_with_datetimes(team, TEAM_DT_FIELDS), team_memberships=[], keys=keys)
         return obj.model_dump(mode="json")
 
@@ -1602,10 +1714,14 @@ class StandinApp:
                 if data.team_id == UI_SESSION_TEAM_ID:
                     raise HTTPExc(
                         400,
-                        {"error": f"team_id '{UI_SESSION_TEAM_ID}' is reserved for LiteLLM UI dashboard sessions and cannot be used for a real team. Please use a different team id."},
+                        {
+                            "error": f"team_id '{UI_SESSION_TEAM_ID}' is reserved for LiteLLM UI dashboard sessions and cannot be used for a real team. Please use a different team id."
+                        },
                     )
                 if self.store.get_team(data.team_id) is not None:
-                    raise HTTPExc(400, {"error": f"Team id = {data.team_id} already exists. Please use a different team id."})
+                    raise HTTPExc(
+                        400, {"error": f"Team id = {data.team_id} already exists. Please use a different team id."}
+                    )
             metadata = dict(data.metadata or {})
             for name in PREMIUM_FIELDS + META_FIELDS:
                 value = getattr(data, name, None)
@@ -1624,7 +1740,8 @@ class StandinApp:
                 row["budget_reset_at"] = iso(get_budget_reset_time(data.budget_duration))
             if data.budget_limits:
                 row["budget_limits"] = [
-                    {**w.model_dump(mode="json"), "reset_at": get_budget_reset_time(w.budget_duration).isoformat()} for w in data.budget_limits
+                    {**w.model_dump(mode="json"), "reset_at": get_budget_reset_time(w.budget_duration).isoformat()}
+                    for w in data.budget_limits
                 ]
             row["router_settings"] = data.router_settings or {}
             row["model_max_budget"] = dumped.get("model_max_budget") or {}
@@ -1698,7 +1815,9 @@ class StandinApp:
         ]
         if key_limit is not None:
             keys = keys[:key_limit]
-        team_info = TeamInfoResponseObjectTeamTable.model_validate(_with_datetimes(team, TEAM_DT_FIELDS)).model_dump(mode="json")
+        team_info = TeamInfoResponseObjectTeamTable.model_validate(_with_datetimes(team, TEAM_DT_FIELDS)).model_dump(
+            mode="json"
+        )
         return 200, {"team_id": team_id, "team_info": team_info, "keys": keys, "team_memberships": []}
 
     def team_delete(self, req: Request, p: Principal, data: DeleteTeamRequest) -> tuple[int, Any]:
@@ -1751,7 +1870,10 @@ class StandinApp:
             allowed = p.key_row["models"]
             if "all-proxy-models" not in allowed and "*" not in allowed:
                 models = [m for m in models if m in allowed]
-        return 200, {"data": [{"id": m, "object": "model", "created": 1677610602, "owned_by": "openai"} for m in models], "object": "list"}
+        return 200, {
+            "data": [{"id": m, "object": "model", "created": 1677610602, "owned_by": "openai"} for m in models],
+            "object": "list",
+        }
 
     def chat_completions(self, req: Request, p: Principal) -> tuple[int, Any]:
         body = req.json if isinstance(req.json, dict) else {}
@@ -1764,7 +1886,9 @@ class StandinApp:
                 400,
             )
         if body.get("messages") is None:
-            raise ProxyExc("/chat/completions: Missing required parameter: 'messages'.", "invalid_request_error", "messages", 400)
+            raise ProxyExc(
+                "/chat/completions: Missing required parameter: 'messages'.", "invalid_request_error", "messages", 400
+            )
         cost = self.cost_per_request
         spend_after = None
         with self.store.transaction():
@@ -1814,7 +1938,13 @@ class StandinApp:
         return 200, "I'm alive!"
 
     def health_readiness(self, req: Request, p: Principal | None) -> tuple[int, Any]:
-        return 200, {"status": "connected", "db": "connected", "cache": None, "litellm_version": LITELLM_VERSION, "success_callbacks": []}
+        return 200, {
+            "status": "connected",
+            "db": "connected",
+            "cache": None,
+            "litellm_version": LITELLM_VERSION,
+            "success_callbacks": [],
+        }
 
     # ============================================================ stand-in control
     def standin_get_faults(self, req: Request, p: Principal) -> tuple[int, Any]:
@@ -1915,7 +2045,9 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json", headers: Mapping[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = "application/json", headers: Mapping[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -1941,7 +2073,14 @@ class _Handler(BaseHTTPRequestHandler):
         if decision.action == "fail":
             status = decision.status
             err_type = "service_unavailable" if status == 503 else "internal_server_error"
-            payload = {"error": {"message": f"stand-in injected fault: HTTP {status}", "type": err_type, "param": None, "code": str(status)}}
+            payload = {
+                "error": {
+                    "message": f"stand-in injected fault: HTTP {status}",
+                    "type": err_type,
+                    "param": None,
+                    "code": str(status),
+                }
+            }
             self._send(status, dumps(payload), headers={"Retry-After": "0"} if status in (429, 503) else None)
             return
         query = parse_qs(parts.query, keep_blank_values=True)

@@ -143,7 +143,9 @@ class Store:
         rows = self._query("SELECT doc FROM keys WHERE token = ?", (token,))
         return json.loads(rows[0]["doc"]) if rows else None
 
-    def find_keys_by_alias(self, alias: str, limit: int | None = None, exclude_token: str | None = None) -> list[dict[str, Any]]:
+    def find_keys_by_alias(
+        self, alias: str, limit: int | None = None, exclude_token: str | None = None
+    ) -> list[dict[str, Any]]:
         sql = "SELECT doc FROM keys WHERE key_alias = ?"
         params: list[Any] = [alias]
         if exclude_token is not None:

@@ -31,7 +31,10 @@ def test_valid_key_gets_an_openai_completion(standin, uniq):
 def test_plain_chat_completions_path_too(only_standin, uniq):
     out = generate(only_standin, key_alias=f"chat2-{uniq}")
     reply = only_standin.call(
-        "POST", "/chat/completions", {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]}, key=out["key"]
+        "POST",
+        "/chat/completions",
+        {"model": "fake-model", "messages": [{"role": "user", "content": "x"}]},
+        key=out["key"],
     )
     assert reply.status == 200
     assert float(reply.headers["x-litellm-response-cost"]) == pytest.approx(0.001)

@@ -200,7 +200,9 @@ def test_list_status_filter(standin, uniq):
 
 def test_update_by_key_replaces_metadata(standin, uniq):
     out = generate(standin, key_alias=f"upd-{uniq}", metadata={"a": 1, "b": 2}, max_budget=5)
-    status, body = standin.call("POST", "/key/update", {"key": out["key"], "metadata": {"c": 3}, "max_budget": 7, "spend": 2.5})
+    status, body = standin.call(
+        "POST", "/key/update", {"key": out["key"], "metadata": {"c": 3}, "max_budget": 7, "spend": 2.5}
+    )
     assert status == 200, body
     assert body["key"] == out["key"]  # echoes what was sent
     assert body["token"] == out["token"]
@@ -318,3 +320,17 @@ def test_alias_format_validation_is_opt_in(tmp_path):
         assert status == 400
         assert body["error"]["message"].startswith("Invalid key_alias format.")
         assert strict.call("POST", "/key/generate", {"key_alias": "svc/app-1.prod@eu"}).status == 200
+
+
+def test_concurrent_generates_with_one_alias_create_one_key(only_standin, uniq):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_):
+        return only_standin.call("POST", "/key/generate", {"key_alias": f"race-{uniq}"}).status
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(attempt, range(16)))
+    assert statuses.count(200) == 1
+    assert statuses.count(400) == 15
+    status, body = only_standin.call("GET", "/key/list", params={"key_alias": f"race-{uniq}"})
+    assert body["total_count"] == 1

@@ -11,7 +11,11 @@ def sha256(value: str) -> str:
 
 def test_user_lifecycle(standin, uniq):
     uid = f"user-{uniq}"
-    status, body = standin.call("POST", "/user/new", {"user_id": uid, "user_email": f"{uniq}@example.com", "max_budget": 5, "user_role": "internal_user"})
+    status, body = standin.call(
+        "POST",
+        "/user/new",
+        {"user_id": uid, "user_email": f"{uniq}@example.com", "max_budget": 5, "user_role": "internal_user"},
+    )
     assert status == 200, body
     assert body["user_id"] == uid
     assert body["key"].startswith("sk-")  # auto_create_key defaults to true
@@ -62,7 +66,9 @@ def test_user_new_without_key_and_errors(standin, uniq):
 
 def test_team_lifecycle(standin, uniq):
     tid = f"team-{uniq}"
-    status, team = standin.call("POST", "/team/new", {"team_id": tid, "team_alias": f"alias-{uniq}", "max_budget": 20, "metadata": {"x": 1}})
+    status, team = standin.call(
+        "POST", "/team/new", {"team_id": tid, "team_alias": f"alias-{uniq}", "max_budget": 20, "metadata": {"x": 1}}
+    )
     assert status == 200, team
     assert team["team_id"] == tid
     assert team["max_budget"] == 20
@@ -112,7 +118,9 @@ def test_team_errors(standin, uniq):
 def test_user_joins_team(standin, uniq):
     tid = f"jt-{uniq}"
     standin.call("POST", "/team/new", {"team_id": tid})
-    status, body = standin.call("POST", "/user/new", {"user_id": f"ju-{uniq}", "team_id": tid, "auto_create_key": False})
+    status, body = standin.call(
+        "POST", "/user/new", {"user_id": f"ju-{uniq}", "team_id": tid, "auto_create_key": False}
+    )
     assert status == 200
     assert tid in body["teams"]
     status, teams = standin.call("GET", "/team/list", params={"user_id": f"ju-{uniq}"})

@@ -144,3 +144,13 @@ def test_unknown_route_and_method(only_standin):
     reply = only_standin.call("GET", "/key/generate")
     assert reply.status == 405
     assert reply.json == {"detail": "Method Not Allowed"}
+
+
+def test_virtual_key_cannot_read_other_keys(standin, uniq):
+    mine = standin.call("POST", "/key/generate", {"key_alias": f"mine-{uniq}"}).json
+    theirs = standin.call("POST", "/key/generate", {"key_alias": f"theirs-{uniq}"}).json
+    status, body = standin.call("GET", "/key/info", params={"key": theirs["token"]}, key=mine["key"])
+    assert status == 403
+    status, body = standin.call("GET", "/key/info", params={"key": mine["token"]}, key=mine["key"])
+    assert status == 200
+    assert body["info"]["key_alias"] == f"mine-{uniq}"
