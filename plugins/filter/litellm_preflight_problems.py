@@ -200,6 +200,10 @@ def litellm_preflight_problems(provided, options):
     if values.get("litellm_deploy_mode", "compose") == "compose" and "litellm_compose_image" in values:
         _check_image(values.get("litellm_compose_image"), problems)
 
+    keep = values.get("litellm_venv_keep_versions")
+    if isinstance(keep, int) and keep < 1:
+        problems.append(f"litellm_venv_keep_versions must be at least 1 (2 keeps a rollback possible), got {keep}")
+
     smoke_model = values.get("litellm_smoke_model")
     if smoke_model and model_names and smoke_model not in model_names:
         problems.append(f"litellm_smoke_model '{smoke_model}' is not a model_name in litellm_config_model_list")
