@@ -20,6 +20,7 @@ __metaclass__ = type
 import base64
 import copy
 import datetime
+import email.utils
 import hashlib
 import hmac
 import http.client
@@ -30,12 +31,13 @@ import socket
 import ssl
 import time
 import urllib.error
+import urllib.request
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import Request, SSLValidationError, make_context
+from ansible.module_utils.urls import HTTPRedirectHandler, SSLValidationError, make_context
 
 
 USER_AGENT = 'sacred_brain.llm_gateway'
@@ -147,7 +149,14 @@ def _server_message(payload):
 
 
 class LiteLLMClient:
-    """One connection setup (Request object, TLS context, headers) reused by every call."""
+    """One connection setup (opener, TLS context, headers) reused by every call.
+
+    ansible.module_utils.urls provides the TLS context (make_context: CA bundle,
+    validate_certs) and the redirect policy. The opener is built from them once:
+    urls.Request.open builds a new opener (and a cookie jar) on every call, which
+    costs about half a millisecond per request, too much for rotating thousands
+    of keys in one run. Connections are not kept alive, like urls.Request.
+    """
 
     BACKOFF = 0.5  # seconds; doubled on every retry
 
@@ -160,23 +169,21 @@ class LiteLLMClient:
         self.calls = 0
         self._sleep = sleep
         self._master_key = master_key
-        # Build the TLS context once: Request.open would otherwise load the CA
-        # bundle again on every call.
-        context = make_context(cafile=ca_path, validate_certs=validate_certs)
-        self._request = Request(
-            headers={
-                'Authorization': 'Bearer %s' % master_key,
-                'Content-Type': 'application/json',
-                'Accept': 'application/json',
-            },
-            use_proxy=use_proxy,
-            timeout=timeout,
-            validate_certs=validate_certs,
-            ca_path=ca_path,
-            http_agent=USER_AGENT,
-            use_netrc=False,
-            context=context,
-        )
+        self._server_clock = None  # (server time from the Date header, local monotonic time then)
+        self._headers = {
+            'Authorization': 'Bearer %s' % master_key,
+            'Content-Type': 'application/json',
+            'Accept': 'application/json',
+            'User-Agent': USER_AGENT,
+        }
+        handlers = [
+            urllib.request.HTTPSHandler(context=make_context(cafile=ca_path, validate_certs=validate_certs)),
+            # The master key must never follow a redirect to another address.
+            HTTPRedirectHandler(follow_redirects='none'),
+        ]
+        if not use_proxy:
+            handlers.insert(0, urllib.request.ProxyHandler({}))
+        self._opener = urllib.request.build_opener(*handlers)
 
     # -- transport ---------------------------------------------------------
     def _mask(self, text):
@@ -203,10 +210,15 @@ class LiteLLMClient:
             attempt += 1
             self.calls += 1
             try:
-                resp = self._request.open(method, url, data=data)
-                status = getattr(resp, 'status', None) or resp.getcode()
-                raw = resp.read()
-                ctype = resp.headers.get('content-type', '') if resp.headers else ''
+                req = urllib.request.Request(url, data=data, headers=self._headers, method=method)
+                resp = self._opener.open(req, timeout=self.timeout)
+                try:
+                    status = getattr(resp, 'status', None) or resp.getcode()
+                    raw = resp.read()
+                    ctype = resp.headers.get('content-type', '') if resp.headers else ''
+                    self._note_date(resp.headers.get('date') if resp.headers else None)
+                finally:
+                    resp.close()
             except urllib.error.HTTPError as exc:
                 status = exc.code
                 try:
@@ -217,20 +229,20 @@ class LiteLLMClient:
                 if status >= 500 and attempt <= self.retries:
                     self._backoff(attempt)
                     continue
-                raise self._http_error(method, path, status, raw, ctype, attempt)
+                raise self._http_error(method, path, status, raw, ctype, attempt) from exc
             except (SSLValidationError, ssl.SSLCertVerificationError) as exc:
                 raise LiteLLMError(
                     'TLS certificate verification failed for %s: %s. Give the CA bundle that signed '
                     'the proxy certificate in ca_path (or set validate_certs=false for a test proxy).'
                     % (self.api_url, self._mask(exc)),
-                    method=method, path=path, attempts=attempt, reason='tls')
+                    method=method, path=path, attempts=attempt, reason='tls') from exc
             except (urllib.error.URLError, UrlsConnectionError, http.client.HTTPException,
                     socket.timeout, OSError) as exc:
                 kind, text = self._classify(exc)
                 if kind == 'tls':
                     raise LiteLLMError(
                         'TLS error talking to %s: %s. Check api_url, ca_path and validate_certs.'
-                        % (self.api_url, text), method=method, path=path, attempts=attempt, reason='tls')
+                        % (self.api_url, text), method=method, path=path, attempts=attempt, reason='tls') from exc
                 if attempt <= self.retries:
                     self._backoff(attempt)
                     continue
@@ -239,16 +251,41 @@ class LiteLLMClient:
                     raise LiteLLMError(
                         'no answer from %s to %s within %s seconds (%s); raise timeout or check the proxy'
                         % (self.api_url, where, self.timeout, tries),
-                        method=method, path=path, attempts=attempt, ambiguous=True, reason='timeout')
+                        method=method, path=path, attempts=attempt, ambiguous=True, reason='timeout') from exc
                 if kind == 'refused':
                     raise LiteLLMError(
                         'cannot connect to %s: connection refused (%s). Is the LiteLLM proxy running and '
                         'listening there?' % (self.api_url, tries),
-                        method=method, path=path, attempts=attempt, reason='refused')
+                        method=method, path=path, attempts=attempt, reason='refused') from exc
                 raise LiteLLMError(
                     'cannot talk to %s (%s): %s (%s)' % (self.api_url, where, text, tries),
-                    method=method, path=path, attempts=attempt, ambiguous=kind != 'dns', reason=kind)
+                    method=method, path=path, attempts=attempt, ambiguous=kind != 'dns', reason=kind) from exc
             return self._decode(method, path, status, raw, ctype, attempt)
+
+    def _note_date(self, value):
+        if not value:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return
+        if when is None:
+            return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        # The header has whole seconds, truncated: the midpoint is the best guess.
+        self._server_clock = (when + datetime.timedelta(milliseconds=500), time.monotonic())
+
+    def now(self):
+        """The proxy's idea of now (from the Date header of its last answer), else the local clock.
+
+        Expiry, created_at and retire_at are judged against the proxy's clock, so
+        a controller whose clock is off does not purge or rotate early.
+        """
+        if self._server_clock is None:
+            return utcnow()
+        when, seen = self._server_clock
+        return when + datetime.timedelta(seconds=time.monotonic() - seen)
 
     def _classify(self, exc):
         reason = getattr(exc, 'reason', exc)
@@ -268,13 +305,13 @@ class LiteLLMClient:
             return None
         try:
             return json.loads(to_text(raw, errors='surrogate_or_replace'))
-        except ValueError:
+        except ValueError as exc:
             excerpt = self._mask(to_text(raw[:120], errors='surrogate_or_replace')).replace('\n', ' ')
             raise LiteLLMError(
                 '%s answered %s %s with something that is not JSON (HTTP %s, content-type %r): %r. '
                 'Is api_url pointing at the LiteLLM proxy itself?'
                 % (self.api_url, method, path, status, ctype or 'none', excerpt),
-                status=status, method=method, path=path, attempts=attempt, reason='malformed')
+                status=status, method=method, path=path, attempts=attempt, reason='malformed') from exc
 
     def _http_error(self, method, path, status, raw, ctype, attempt):
         try:
@@ -289,6 +326,12 @@ class LiteLLMClient:
                 'the master key was rejected by %s (HTTP %s on %s %s)%s'
                 % (self.api_url, status, method, path, suffix),
                 status=status, method=method, path=path, attempts=attempt, reason='auth')
+        if 300 <= status < 400:
+            return LiteLLMError(
+                '%s answered %s %s with a redirect (HTTP %s); redirects are not followed so that the master '
+                'key stays with api_url: set api_url to the address the proxy answers on'
+                % (self.api_url, method, path, status),
+                status=status, method=method, path=path, attempts=attempt, reason='redirect')
         if status == 404:
             return LiteLLMNotFound(
                 'not found: %s %s answered HTTP 404%s' % (method, path, suffix),
@@ -331,6 +374,7 @@ class LiteLLMClient:
                     '%s answered GET /key/list with an unexpected shape (no "keys" list)' % self.api_url,
                     method='GET', path='/key/list', reason='malformed')
             keys = answer['keys']
+            fresh = 0
             for item in keys:
                 if not isinstance(item, dict):
                     raise LiteLLMError(
@@ -341,11 +385,12 @@ class LiteLLMClient:
                 if token in seen:
                     continue
                 seen.add(token)
+                fresh += 1
                 yield item
             total_pages = answer.get('total_pages')
-            if not keys or (total_pages is not None and page >= int(total_pages)) \
+            if not fresh or (total_pages is not None and page >= int(total_pages)) \
                     or (total_pages is None and len(keys) < page_size):
-                return
+                return  # fresh == 0 also stops a server that ignores "page"
             page += 1
 
     def list_keys(self, **filters):
@@ -385,7 +430,7 @@ class LiteLLMClient:
             try:
                 found = self.find_keys_by_alias(alias)
             except LiteLLMError:
-                raise exc
+                raise exc from None
             wanted = hash_key(value)
             match = [k for k in found if k.get('token') == wanted]
             if not match:

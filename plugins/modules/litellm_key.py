@@ -26,8 +26,8 @@ options:
   key_alias:
     description:
       - The alias that identifies the key.
-      - Aliases containing C(.next.) or C(.retiring.) followed by eight characters are used by
-        M(sacred_brain.llm_gateway.litellm_key_rotate) for keys in flight; do not use them.
+      - Aliases ending in C(.next.) or C(.retiring.) and eight hex digits are used by
+        M(sacred_brain.llm_gateway.litellm_key_rotate) for keys in flight and are refused here.
     type: str
     required: true
   state:
@@ -226,6 +226,8 @@ related_tokens:
   elements: str
 '''
 
+import re
+
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
     LiteLLMAuthError,
     LiteLLMError,
@@ -242,6 +244,7 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     user_metadata,
 )
 
+RESERVED_ALIAS = re.compile(r'\.(next|retiring)\.[0-9a-f]{8}$')
 KINDS = dict(
     models='set', max_budget='num', soft_budget='num', budget_duration='str',
     tpm_limit='int', rpm_limit='int', max_parallel_requests='int',
@@ -336,6 +339,10 @@ def main():
     alias = params['key_alias']
     state = params['state']
     desired = dict((name, params[name]) for name in KINDS)
+    if RESERVED_ALIAS.search(alias):
+        module.fail_json(msg='key_alias %r looks like a key that litellm_key_rotate has in flight '
+                             '(<alias>.next.<8 hex> or <alias>.retiring.<8 hex>); use the alias without that suffix'
+                             % alias)
 
     try:
         found = client.find_keys_by_alias(alias)
@@ -370,6 +377,14 @@ def main():
         module.exit_json(**result)
 
     if current is None:
+        try:
+            unfinished = [k for k in related_generations(client, alias, None) if rotation_role(k)[0] == 'pending']
+        except LiteLLMError as exc:
+            module.fail_api(exc, key_alias=alias)
+        if unfinished:
+            module.fail_json(msg='a rotation of %r is unfinished (its successor %s does not hold the alias yet): run '
+                                 'sacred_brain.llm_gateway.litellm_key_rotate with key_alias=%s to finish it instead of '
+                                 'creating another key' % (alias, unfinished[0]['token'], alias))
         create(module, alias, desired, state)
 
     token = current['token']

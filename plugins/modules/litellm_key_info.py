@@ -203,7 +203,6 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     key_tags,
     key_view,
     parse_time,
-    utcnow,
 )
 
 
@@ -256,18 +255,19 @@ def main():
         module.fail_json(msg='page_size must be between 1 and 100, got %s' % params['page_size'])
 
     server_filters = dict((k, params[k]) for k in ('key_alias', 'team_id', 'user_id') if params[k] is not None)
-    now = utcnow()
-    keys = []
     try:
-        for obj in module.client.iter_keys(page_size=params['page_size'], **server_filters):
-            view = key_view(obj, now=now)
-            if not matches(obj, view, params, now):
-                continue
-            created = parse_time(obj.get('created_at'))
-            view['age_days'] = round((now - created).total_seconds() / 86400.0, 3) if created else None
-            keys.append(view)
+        listed = module.client.list_keys(page_size=params['page_size'], **server_filters)
     except LiteLLMError as exc:
         module.fail_api(exc)
+    now = module.client.now()
+    keys = []
+    for obj in listed:
+        view = key_view(obj, now=now)
+        if not matches(obj, view, params, now):
+            continue
+        created = parse_time(obj.get('created_at'))
+        view['age_days'] = round((now - created).total_seconds() / 86400.0, 3) if created else None
+        keys.append(view)
     module.exit_json(changed=False, virtual_keys=keys, count=len(keys))
 
 

@@ -140,7 +140,9 @@ notes:
     C(rescue) block can deliver them; running the module again finishes the interrupted key.
   - LiteLLM recomputes C(budget_reset_at) for the successor; the spend carried over counts against the new window.
   - The successor gets the old key's remaining validity (C(expires)), not a new one.
-  - Blocked and expired keys, and keys without an alias, are not rotated; they are listed in RV(skipped).
+  - Ages, expiry and C(retire_at) are judged by the proxy's clock (the C(Date) header of its answers) when it
+    sends one, so a controller whose clock is off neither purges early nor rotates too soon.
+  - Blocked and expired keys, and keys without an alias, are not rotated; they are listed in RV(skipped_keys).
 seealso:
   - module: sacred_brain.llm_gateway.litellm_key
   - module: sacred_brain.llm_gateway.litellm_key_info
@@ -246,8 +248,11 @@ rotated:
       generation: 2
       method: community
       resumed: false
-skipped:
-  description: Selected keys that were not rotated, with the reason (blocked, expired, rotated recently, not found, ...).
+skipped_keys:
+  description:
+    - Selected keys that were not rotated, and retiring keys past their grace that were not purged, with the reason
+      (blocked, expired, rotated recently, not found, no successor holds the alias, ...).
+    - Not named C(skipped), which Ansible would read as the task having been skipped.
   returned: always
   type: list
   elements: dict
@@ -286,6 +291,7 @@ redelivered:
 
 import copy
 import datetime
+import json
 import math
 
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
@@ -353,10 +359,16 @@ def successor_body(old, now):
     body = {}
     for field in CARRIED_FIELDS:
         value = old.get(field)
-        if value is not None:
+        # None, {}, [] and False are LiteLLM's defaults: leave them out of the request.
+        if value is not None and value != {} and value != [] and value is not False:
             body[field] = copy.deepcopy(value)
-    if isinstance(body.get('router_settings'), str):
-        body.pop('router_settings')  # stored serialised; LiteLLM's own copy stays on the old key
+    if isinstance(body.get('router_settings'), str):  # some rows hold it serialised
+        try:
+            body['router_settings'] = json.loads(body['router_settings'])
+        except ValueError:
+            body.pop('router_settings')
+        if not body.get('router_settings'):
+            body.pop('router_settings', None)
     org = old.get('organization_id', old.get('org_id'))
     if org:
         body['organization_id'] = org
@@ -419,7 +431,7 @@ class Rotator:
         elif p['key_aliases'] is not None:
             self.aliases = list(dict.fromkeys(p['key_aliases']))
         self.rotated = []
-        self.skipped = []
+        self.skipped_keys = []
         self.purged = []
         self.redelivered = []
         self.not_due = 0
@@ -524,7 +536,7 @@ class Rotator:
                 if end is not None:
                     return ('skip', 'rotated recently; its predecessor is valid until %s (force=true rotates anyway)'
                             % format_time(end))
-            if p['older_than_days'] is not None:
+            if p['older_than_days'] is not None and p['older_than_days'] > 0:
                 born = parse_time(key_rotation(holder).get('rotated_at')) or parse_time(holder.get('created_at'))
                 if born is None:
                     return ('skip', 'age unknown (no created_at)')
@@ -660,7 +672,7 @@ class Rotator:
                 if any(k.get('token') == hash_key(value) for k in found):
                     answer = {'key': value}
             if answer is None:
-                raise RotationFailed(exc, alias, 'regenerate')
+                raise RotationFailed(exc, alias, 'regenerate') from exc
         if not isinstance(answer, dict) or not answer.get('key'):
             raise RotationFailed(LiteLLMError('%s answered the regenerate request without a key' % self.client.api_url),
                                  alias, 'regenerate')
@@ -674,7 +686,7 @@ class Rotator:
         try:
             return func(*args)
         except LiteLLMError as exc:
-            raise RotationFailed(exc, alias, name)
+            raise RotationFailed(exc, alias, name) from exc
 
     # -- purging -----------------------------------------------------------
     def successor_holds_alias(self, group, old):
@@ -705,7 +717,7 @@ class Rotator:
                 entry = dict(alias=old.get('key_alias'), token=old['token'], retire_at=format_time(end))
                 if not self.successor_holds_alias(group, old):
                     entry['reason'] = 'grace over, but no successor holds the alias %r: not purged' % group.alias
-                    self.skipped.append(entry)
+                    self.skipped_keys.append(entry)
                     continue
                 entry['action'] = action
                 due.append((group, old, entry))
@@ -732,17 +744,18 @@ class Rotator:
             self.load()
         except LiteLLMError as exc:
             self.module.fail_api(exc)
+        self.now = self.client.now()
 
         if self.aliases is not None:
             for alias in self.aliases:
                 if alias not in self.groups:
-                    self.skipped.append(dict(alias=alias, token=None, reason='no key with this alias'))
+                    self.skipped_keys.append(dict(alias=alias, token=None, reason='no key with this alias'))
                     self.module.warn('no key with the alias %r' % alias)
         chosen = [g for g in self.groups.values() if self.selected(g)]
         if p['state'] == 'rotated' and self.aliases is None:
             for obj in self.unaliased:
                 if self.selected_unaliased(obj):
-                    self.skipped.append(dict(alias=None, token=obj['token'], reason='no key_alias, cannot be rotated'))
+                    self.skipped_keys.append(dict(alias=None, token=obj['token'], reason='no key_alias, cannot be rotated'))
 
         try:
             if p['state'] == 'rotated':
@@ -750,7 +763,7 @@ class Rotator:
                     decision = self.plan(group)
                     if decision[0] == 'skip':
                         rep = group.representative()
-                        self.skipped.append(dict(alias=group.alias, token=rep.get('token'), reason=decision[1]))
+                        self.skipped_keys.append(dict(alias=group.alias, token=rep.get('token'), reason=decision[1]))
                     elif decision[0] == 'not_due':
                         self.not_due += 1
                     else:
@@ -765,6 +778,8 @@ class Rotator:
                 self.purge(chosen)
         except RotationFailed as failure:
             where = ('while rotating %r (%s)' % (failure.alias, failure.step)) if failure.alias else failure.step
+            if failure.step == 'regenerate' and 'enterprise' in failure.exc.msg.lower():
+                failure.exc.msg += ' (method=community works with the open-source proxy)'
             kwargs = self.result()
             kwargs.pop('changed')
             self.module.fail_json(
@@ -812,9 +827,9 @@ class Rotator:
         return dict(before=before, after=after)
 
     def result(self):
-        result = dict(changed=bool(self.rotated or self.purged), rotated=self.rotated, skipped=self.skipped,
+        result = dict(changed=bool(self.rotated or self.purged), rotated=self.rotated, skipped_keys=self.skipped_keys,
                       purged=self.purged, redelivered=self.redelivered, not_due=self.not_due)
-        if result['changed']:
+        if result['changed'] and self.module._diff:
             result['diff'] = self.diff()
         return result
 

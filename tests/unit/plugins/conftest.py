@@ -4,8 +4,9 @@
 ``patch_ansible_module`` feeds module arguments through
 ansible.module_utils.testing.patch_module_args (ansible-core 2.19 and later).
 
-``api`` replaces ``Request.open`` of ansible.module_utils.urls, the HTTP layer of
-the collection's client, with a small in-memory LiteLLM admin API seeded from the
+``api`` replaces ``OpenerDirector.open``, the HTTP layer under the collection's
+client (an opener built once from ansible.module_utils.urls' TLS context and
+redirect handler), with a small in-memory LiteLLM admin API seeded from the
 JSON fixtures in ``fixtures/``. It answers with LiteLLM's shapes (``/key/info``
 nesting under ``info``, ``/key/list`` paging, ``{"error": {...}}`` bodies), records
 every call, and can inject faults (HTTP errors, dropped connections, non-JSON).
@@ -14,6 +15,7 @@ every call, and can inject faults (HTTP errors, dropped connections, non-JSON).
 import copy
 import datetime
 import email.message
+import email.utils
 import hashlib
 import io
 import json
@@ -22,6 +24,7 @@ import os
 import secrets
 import socket
 import urllib.error
+import urllib.request
 import uuid
 from unittest import mock
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -30,7 +33,6 @@ import pytest
 
 from ansible.module_utils.common import warnings as _warnings
 from ansible.module_utils.testing import patch_module_args
-from ansible.module_utils.urls import Request
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 MASTER_KEY = 'sk-master-unit-test-0123456789abcdef'
@@ -55,16 +57,21 @@ def now():
 
 
 class FakeResponse:
-    def __init__(self, status, body, ctype='application/json'):
+    def __init__(self, status, body, ctype='application/json', date=None):
         self.status = status
         self._body = body
         self.headers = {'content-type': ctype}
+        if date is not None:
+            self.headers['date'] = email.utils.format_datetime(date, usegmt=True)
 
     def read(self):
         return self._body
 
     def getcode(self):
         return self.status
+
+    def close(self):
+        pass
 
 
 def http_error(url, status, payload, ctype='application/json'):
@@ -102,6 +109,7 @@ class FakeLiteLLM:
         self.custom_keys = True
         self.master_key = MASTER_KEY
         self.request_objects = set()
+        self.clock_offset = None  # seconds; when set, answers carry a Date header that far from now
 
     # -- seeding -----------------------------------------------------------
     def add_key(self, value=None, **fields):
@@ -136,13 +144,14 @@ class FakeLiteLLM:
         return None
 
     # -- HTTP entry point ----------------------------------------------------
-    def open(self, request, method, url, data=None, **kwargs):
+    def open(self, opener, request, data=None, timeout=None):
+        method, url, data = request.get_method(), request.full_url, request.data
         parts = urlsplit(url)
         path = parts.path
         query = dict((k, v[-1]) for k, v in parse_qs(parts.query).items())
         body = json.loads(data) if data else None
         self.calls.append((method, path, query, copy.deepcopy(body)))
-        self.request_objects.add(id(request))
+        self.request_objects.add(id(opener))
         if request.headers.get('Authorization') != 'Bearer %s' % self.master_key:
             raise http_error(url, 401, load_fixture('error_401.json'))
         fault = self._take_fault(method, path)
@@ -153,7 +162,8 @@ class FakeLiteLLM:
             return self._fault_action(url, fault['action'])
         if status >= 400:
             raise http_error(url, status, payload)
-        return FakeResponse(status, json.dumps(payload).encode())
+        date = None if self.clock_offset is None else now() + datetime.timedelta(seconds=self.clock_offset)
+        return FakeResponse(status, json.dumps(payload).encode(), date=date)
 
     def _fault_action(self, url, action):
         if isinstance(action, BaseException):
@@ -162,7 +172,7 @@ class FakeLiteLLM:
             raise http_error(url, action, proxy_error('injected fault', action, 'internal_server_error'))
         if isinstance(action, tuple):
             status, raw, ctype = action
-            if status >= 400:
+            if status >= 300:
                 raise http_error(url, status, raw, ctype)
             return FakeResponse(status, raw, ctype)
         return action
@@ -382,7 +392,7 @@ class FakeLiteLLM:
 @pytest.fixture
 def api():
     fake = FakeLiteLLM()
-    with mock.patch.object(Request, 'open', autospec=True, side_effect=fake.open):
+    with mock.patch.object(urllib.request.OpenerDirector, 'open', autospec=True, side_effect=fake.open):
         with mock.patch('time.sleep'):
             yield fake
 

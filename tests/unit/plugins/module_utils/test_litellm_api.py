@@ -31,13 +31,13 @@ def client(api):
     return LiteLLMClient(URL, api.master_key, timeout=5, retries=3)
 
 
-def test_one_request_object_is_reused(api, client):
+def test_one_opener_is_reused(api, client):
     api.add_key(key_alias='a')
     client.list_keys()
     client.post('/key/block', {'key': next(iter(api.keys))})
     client.list_keys()
     assert len(api.calls) == 3
-    assert api.request_objects == set([id(client._request)])
+    assert api.request_objects == set([id(client._opener)])
 
 
 def test_wrong_master_key_is_explained(api):
@@ -240,3 +240,26 @@ def test_module_utils_file_says_it_is_private():
     with open(api_mod.__file__) as f:
         head = f.read(600)
     assert 'PRIVATE' in head
+
+
+def test_redirects_are_not_followed(api, client):
+    api.fault('GET', '/key/list', (301, b'', 'text/html'))
+    with pytest.raises(LiteLLMError) as exc:
+        client.get('/key/list')
+    assert 'with a redirect (HTTP 301)' in exc.value.msg
+    assert len(api.calls) == 1
+
+
+def test_use_proxy_false_bypasses_environment_proxies(api, monkeypatch):
+    monkeypatch.setenv('http_proxy', 'http://corporate-proxy.example:3128')
+    with_proxy = LiteLLMClient(URL, api.master_key, use_proxy=True)
+    without = LiteLLMClient(URL, api.master_key, use_proxy=False)
+    assert any(hasattr(h, 'http_open') and getattr(h, 'proxies', {}).get('http') for h in with_proxy._opener.handlers)
+    assert not any(getattr(h, 'proxies', {}) for h in without._opener.handlers)
+
+
+def test_server_clock_comes_from_the_date_header(api, client):
+    api.clock_offset = 7200
+    client.get('/key/list')
+    skew = (client.now() - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    assert 7198 < skew < 7202

@@ -198,8 +198,32 @@ def test_duplicate_aliases_are_refused(api, run_module):
     (dict(key_alias='svc', max_budget='lots'), 'max_budget'),
     (dict(key_alias='svc', colour='blue'), 'Unsupported parameters'),
     (dict(key_alias='svc', api_url='litellm:4000'), 'api_url must be an http:// or https:// URL'),
+    (dict(key_alias='svc.retiring.0123abcd'), 'looks like a key that litellm_key_rotate has in flight'),
 ])
 def test_bad_input(api, run_module, args, message):
     rc, out = run_module(litellm_key.main, args)
     assert rc == 1 and message in out['msg']
     assert api.calls == []
+
+
+def test_purge_metadata_keeps_what_litellm_and_rotation_keep(api, run_module):
+    obj = seed_openwebui(api)
+    obj['metadata'] = {'owner': 'platform', 'stale': 1, 'tags': ['t'], 'rotation': {'generation': 2}}
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', metadata={'owner': 'platform'},
+                                                purge_metadata=True), diff=True)
+    assert out['changed'] is True
+    assert api.keys[obj['token']]['metadata'] == {'owner': 'platform', 'tags': ['t'], 'rotation': {'generation': 2}}
+    assert out['diff']['before']['metadata'] == {'owner': 'platform', 'stale': 1}
+    assert out['diff']['after']['metadata'] == {'owner': 'platform'}
+    rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', metadata={'owner': 'platform'},
+                                                purge_metadata=True))
+    assert out['changed'] is False
+
+
+def test_unfinished_rotation_is_not_papered_over(api, run_module):
+    _, old = api.add_key(key_alias='svc', metadata={'retire_at': '2099-01-01T00:00:00Z', 'rotation': {'alias': 'svc'}})
+    api.keys[old]['key_alias'] = 'svc.retiring.' + old[:8]
+    api.add_key(key_alias='svc.next.' + old[:8], metadata={'rotation': {'alias': 'svc', 'predecessor_token': old}})
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc'))
+    assert rc == 1 and 'a rotation of' in out['msg'] and 'litellm_key_rotate' in out['msg']
+    assert api.writes() == []

@@ -95,7 +95,7 @@ def test_selector_rotates_only_what_is_due(api, run_module):
     assert rc == 0, out
     assert [e['alias'] for e in out['rotated']] == ['a1']
     assert out['not_due'] == 1
-    assert [(s['alias'], s['reason']) for s in out['skipped']] == [('a3', 'blocked')]
+    assert [(s['alias'], s['reason']) for s in out['skipped_keys']] == [('a3', 'blocked')]
     # listed once, filtered by team on the proxy
     lists = [c for c in api.calls if c[1] == '/key/list']
     assert len(lists) == 1 and lists[0][2]['team_id'] == 't'
@@ -219,7 +219,7 @@ def test_recent_rotation_is_not_repeated_unless_forced(api, run_module):
     rc, first = rotate(run_module, key_alias='openwebui')
     rc, out = rotate(run_module, key_alias='openwebui')
     assert rc == 0 and out['changed'] is False
-    assert 'rotated recently' in out['skipped'][0]['reason']
+    assert 'rotated recently' in out['skipped_keys'][0]['reason']
     rc, out = rotate(run_module, key_alias='openwebui', redeliver=True)
     assert out['changed'] is False
     assert out['redelivered'] == [dict(alias='openwebui', token=first['rotated'][0]['new_token'],
@@ -250,7 +250,7 @@ def test_purge_only_past_grace_with_a_successor(api, run_module):
     assert api.keys[done]['blocked'] is True and api.keys[chained]['blocked'] is True
     assert not api.keys[in_grace].get('blocked')
     assert not api.keys[orphan].get('blocked')  # its successor does not exist: never revoked
-    assert [s['token'] for s in out['skipped']] == [orphan]
+    assert [s['token'] for s in out['skipped_keys']] == [orphan]
     assert not api.keys[holder].get('blocked')
 
     rc, out = run_module(litellm_key_rotate.main, dict(state='purged'))
@@ -324,7 +324,7 @@ def test_partial_failure_returns_what_was_rotated(api, run_module):
 
 def test_missing_alias_is_reported(api, run_module):
     rc, out = rotate(run_module, key_aliases=['nope'])
-    assert rc == 0 and out['skipped'] == [dict(alias='nope', token=None, reason='no key with this alias')]
+    assert rc == 0 and out['skipped_keys'] == [dict(alias='nope', token=None, reason='no key with this alias')]
 
 
 def test_successor_value_is_derived_from_public_metadata(api, run_module):
@@ -346,3 +346,54 @@ def test_one_listing_and_three_writes_per_key(api, run_module, count):
     assert len(reads) == 1  # 60 keys fit in one page of 100
     assert len(api.writes()) == 3 * count
     assert len(api.keys) == 2 * count
+
+
+def test_purge_judges_grace_by_the_proxy_clock(api, run_module):
+    """retire_at is compared with the proxy's clock (Date header), not the controller's."""
+    _, holder = api.add_key(key_alias='svc', metadata={'rotation': {'alias': 'svc'}})
+    _, old = api.add_key(metadata={'retire_at': at(hours=2), 'rotation': {'alias': 'svc', 'successor_token': holder}})
+    api.keys[old]['key_alias'] = 'svc.retiring.' + old[:8]
+    rc, out = run_module(litellm_key_rotate.main, dict(state='purged'))
+    assert out['purged'] == []
+    api.clock_offset = 3 * 3600
+    rc, out = run_module(litellm_key_rotate.main, dict(state='purged'))
+    assert [p['token'] for p in out['purged']] == [old]
+
+
+def test_retire_at_follows_the_proxy_clock(api, run_module):
+    seed(api)
+    api.clock_offset = 10 * 86400
+    rc, out = rotate(run_module, key_alias='openwebui', grace_period='1h')
+    retire_at = parse(out['rotated'][0]['retire_at'])
+    expected = datetime.datetime.now(UTC) + datetime.timedelta(days=10, hours=1)
+    assert abs((retire_at - expected).total_seconds()) < 60
+
+
+def test_zero_days_selects_every_key(api, run_module):
+    seed(api, 'fresh', created_at=at(seconds=1))  # even one stamped a moment ahead by the proxy
+    rc, out = rotate(run_module, older_than_days=0)
+    assert [e['alias'] for e in out['rotated']] == ['fresh']
+
+
+def test_successor_body_carries_settings_and_drops_defaults():
+    now = datetime.datetime.now(UTC)
+    old = {
+        'token': 'ab' * 32, 'key_alias': 'svc', 'models': ['m'], 'max_budget': 5.0, 'spend': 1.25,
+        'budget_duration': '30d', 'tpm_limit': 10, 'rpm_limit': None, 'aliases': {}, 'config': {},
+        'permissions': {'allow_pii_controls': True}, 'allowed_routes': [], 'auto_rotate': False,
+        'team_id': 't', 'org_id': 'org-1', 'budget_id': 'b-1', 'soft_budget': 2.0,
+        'router_settings': '{"num_retries": 2}',
+        'object_permission': {'object_permission_id': 'op-1', 'vector_stores': ['vs'], 'mcp_servers': None},
+        'budget_limits': [{'budget_duration': '1d', 'max_budget': 1.0, 'reset_at': '2025-01-01T00:00:00Z'}],
+        'expires': (now + datetime.timedelta(hours=2)).isoformat(),
+    }
+    body = litellm_key_rotate.successor_body(old, now)
+    assert body == {
+        'models': ['m'], 'max_budget': 5.0, 'budget_duration': '30d', 'tpm_limit': 10,
+        'permissions': {'allow_pii_controls': True}, 'team_id': 't', 'organization_id': 'org-1',
+        'budget_id': 'b-1',  # the shared budget row carries the soft budget
+        'router_settings': {'num_retries': 2},
+        'object_permission': {'vector_stores': ['vs']},
+        'budget_limits': [{'budget_duration': '1d', 'max_budget': 1.0}],
+        'spend': 1.25, 'duration': '7200s',
+    }
