@@ -38,7 +38,7 @@ syntax: venv
 # Every module's documentation renders, examples included.
 docs: venv
 	for module in $(MODULES); do \
-	  ansible-doc sacred_brain.llm_gateway.$$module | grep -q '^EXAMPLES' || { echo "ansible-doc $$module: no EXAMPLES"; exit 1; }; \
+	  ANSIBLE_NOCOLOR=1 ansible-doc sacred_brain.llm_gateway.$$module | grep -q '^EXAMPLES:' || { echo "ansible-doc $$module: no EXAMPLES"; exit 1; }; \
 	done
 
 unit: venv

@@ -6,7 +6,7 @@ The tests run in file order; each leaves the fleet healthy."""
 import json
 import time
 
-from conftest import HOSTS, chat, host_recaps, inventory_dir, master_key, models_with_reply, playbook, recap
+from fleet_helpers import HOSTS, chat, host_recaps, inventory_dir, master_key, models_with_reply, playbook, recap
 
 
 def replies(fleet):

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from conftest import api
+from gateway_helpers import api
 
 
 def _journal(host, gateway):

@@ -4,7 +4,7 @@ output, and bad input that must stop in preflight with nothing changed."""
 import json
 
 import pytest
-from conftest import recap, run_playbook
+from gateway_helpers import recap, run_playbook
 
 STATE_CMD = (
     "find /etc/litellm /etc/default/litellm /opt/sacred-brain/ops /etc/systemd/system "
