@@ -4,6 +4,7 @@ rollout, a master-key rotation, check mode, and recovery after restarts.
 The tests run in file order; each leaves the fleet healthy."""
 
 import json
+import secrets
 import time
 
 from fleet_helpers import HOSTS, chat, host_recaps, inventory_dir, master_key, models_with_reply, playbook, recap
@@ -62,15 +63,12 @@ def test_breaking_change_is_rolled_back_on_the_second_host_and_stops_the_rollout
     assert status == 200 and body["choices"][0]["message"]["content"] == "Rolled out: v2"
     assert fleet["litellm-fleet-3"].file(config).sha256sum == third_before
 
-    # Fixed input: the next rollout brings every host to v3.
-    rc, out = playbook("rollout", "-e", models_with_reply("Rolled out: v3"))
-    assert rc == 0, out[-4000:]
-    assert all(body["choices"][0]["message"]["content"] == "Rolled out: v3" for _, body in replies(fleet).values())
 
 
 def test_master_key_rotation_across_the_fleet(fleet):
+    """With the broken input gone, one rollout brings every host to v3 and a new master key."""
     old_keys = {name: master_key(fleet[name]) for name in HOSTS}
-    new_key = "sk-rotated-fleet-master-key-0123456789abcdefXYZ"
+    new_key = "sk-rotated-" + secrets.token_hex(20)
     rc, out = playbook("rollout", "-e", models_with_reply("Rolled out: v3"),
                        "-e", json.dumps({"litellm_env_master_key": new_key}))
     assert rc == 0, out[-4000:]
@@ -78,10 +76,12 @@ def test_master_key_rotation_across_the_fleet(fleet):
     for name in HOSTS:
         host = fleet[name]
         assert master_key(host) == new_key
-        status, _ = chat(host, key=old_keys[name])
-        assert status == 401, f"{name} still accepts the old master key"
+        status, body = chat(host, key=old_keys[name])
+        # 401 with a database; without one LiteLLM answers 400 "No connected db".
+        assert status in (400, 401), f"{name} still accepts the old master key: {status} {body}"
         status, body = chat(host, key=new_key)
         assert status == 200, (name, body)
+        assert body["choices"][0]["message"]["content"] == "Rolled out: v3"
     # The salt key never changes with the master key.
     for name in HOSTS:
         salt = [line for line in fleet[name].file("/etc/litellm/keys.env").content_string.splitlines()
