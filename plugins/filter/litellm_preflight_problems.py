@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from urllib.parse import urlsplit
 
 DOCUMENTATION = r"""
 name: litellm_preflight_problems
@@ -125,6 +126,102 @@ def _check_image(image, problems):
         problems.append(f"litellm_compose_image '{image}' uses a moving tag '{tag}': pin a reviewed version tag")
 
 
+DATABASE_MODES = ("compose", "native", "external", "none")
+DATABASE_URL_SCHEMES = ("postgresql", "postgres")
+PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Written to env files and into a URL unquoted: unreserved URL characters only.
+DATABASE_PASSWORD = re.compile(r"^[A-Za-z0-9._~-]+$")
+FILE_MODE = re.compile(r"^0?[0-7]{3}$")
+
+
+def _check_database_image(image, problems):
+    if not isinstance(image, str) or not image:
+        problems.append("litellm_database_image must be an image reference with a pinned tag")
+        return
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2] if ":" in last else ""
+    if not digest and tag in ("", "latest"):
+        problems.append(f"litellm_database_image '{image}' has no pinned tag: pin a reviewed version tag")
+
+
+def _check_database(values, problems):
+    """Rules of the litellm_database role; messages never contain the password or the URL."""
+    if "litellm_database_mode" not in values:
+        return
+    mode = values.get("litellm_database_mode")
+    if mode not in DATABASE_MODES:
+        problems.append(f"litellm_database_mode must be one of {', '.join(DATABASE_MODES)}, got '{mode}'")
+        return
+    deploy_mode = values.get("litellm_deploy_mode", "compose")
+    connect = bool(values.get("litellm_database_connect_proxy"))
+    if mode == "compose" and deploy_mode != "compose":
+        problems.append(
+            "litellm_database_mode 'compose' runs PostgreSQL in the proxy's compose project, which needs "
+            f"litellm_deploy_mode: compose (got '{deploy_mode}'); use litellm_database_mode: native for venv"
+        )
+    if mode == "native" and deploy_mode == "compose" and connect:
+        problems.append(
+            "litellm_database_mode 'native' listens on the host's 127.0.0.1 only, which the proxy container "
+            "cannot reach: use litellm_database_mode: compose with litellm_deploy_mode: compose "
+            "(or litellm_database_connect_proxy: false)"
+        )
+    if mode == "external":
+        url = values.get("litellm_database_external_url") or ""
+        if not isinstance(url, str) or not url:
+            problems.append("litellm_database_external_url is required with litellm_database_mode: external")
+        else:
+            try:
+                parts = urlsplit(url.strip())
+                host = parts.hostname
+            except ValueError:
+                parts, host = None, None
+            if parts is None or parts.scheme not in DATABASE_URL_SCHEMES:
+                scheme = parts.scheme if parts is not None and parts.scheme else "none"
+                problems.append(
+                    "litellm_database_external_url must be a postgresql:// or postgres:// URL "
+                    f"(scheme found: '{scheme}')"
+                )
+            elif not host:
+                problems.append("litellm_database_external_url has no host (postgresql://USER:PASSWORD@HOST:PORT/DB)")
+            elif any(c in url for c in "\r\n"):
+                problems.append("litellm_database_external_url contains a line break, which env files cannot hold")
+    if mode == "none":
+        return
+    if mode in ("native", "compose"):
+        for name in ("litellm_database_name", "litellm_database_user"):
+            value = values.get(name)
+            if not isinstance(value, str) or not PG_IDENTIFIER.match(value):
+                problems.append(f"{name} must be a plain PostgreSQL name (lower-case letters, digits, _), got '{value}'")
+        password = values.get("litellm_database_password")
+        if password:
+            if not isinstance(password, str) or not DATABASE_PASSWORD.match(password):
+                problems.append(
+                    "litellm_database_password may hold only letters, digits and . _ ~ - "
+                    "(it is written to env files and into DATABASE_URL)"
+                )
+            elif len(password) < 16:
+                problems.append("litellm_database_password is too short: at least 16 characters")
+    if mode == "compose":
+        _check_database_image(values.get("litellm_database_image"), problems)
+    if connect and isinstance(values.get("litellm_env_extra"), dict) and "DATABASE_URL" in values["litellm_env_extra"]:
+        problems.append("litellm_env_extra.DATABASE_URL is managed by litellm_database_* (set litellm_database_mode)")
+    backup_dir = values.get("litellm_database_backup_dir")
+    if isinstance(backup_dir, str) and backup_dir and not backup_dir.startswith("/"):
+        problems.append(f"litellm_database_backup_dir must be an absolute path, got '{backup_dir}'")
+    dir_mode = values.get("litellm_database_backup_dir_mode")
+    if not isinstance(dir_mode, str) or not FILE_MODE.match(dir_mode):
+        problems.append(f"litellm_database_backup_dir_mode must be an octal mode such as '0700', got '{dir_mode}'")
+    elif int(dir_mode, 8) & 0o007:
+        problems.append(
+            f"litellm_database_backup_dir_mode '{dir_mode}' lets every user on the host into the backup directory "
+            "(world-readable dumps of the keys database); use '0700' or '0750'"
+        )
+    keep = values.get("litellm_database_backup_keep")
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+        problems.append(f"litellm_database_backup_keep must be at least 1 (the number of dumps kept), got {keep}")
+
+
 def litellm_preflight_problems(provided, options):
     """Return a list of problems with the gateway roles' inputs."""
     values = {name: spec["default"] for name, spec in options.items() if isinstance(spec, dict) and "default" in spec}
@@ -203,6 +300,8 @@ def litellm_preflight_problems(provided, options):
     keep = values.get("litellm_venv_keep_versions")
     if isinstance(keep, int) and keep < 1:
         problems.append(f"litellm_venv_keep_versions must be at least 1 (2 keeps a rollback possible), got {keep}")
+
+    _check_database(values, problems)
 
     smoke_model = values.get("litellm_smoke_model")
     if smoke_model and model_names and smoke_model not in model_names:

@@ -78,16 +78,43 @@ build_litellm_image() {
   fi
 }
 
+# sacred-brain/postgres:$POSTGRES_MAJOR: Debian's PostgreSQL with the official
+# postgres image's interface (POSTGRES_USER/PASSWORD/DB, PGDATA, pg_isready),
+# for the compose-mode database (litellm_database_mode: compose), and its
+# `docker save` archive in $CACHE_DIR.
+build_postgres_image() {
+  local major=${POSTGRES_MAJOR:-15}
+  local tag="sacred-brain/postgres:$major"
+  if ! have_image "$tag"; then
+    log "building $tag"
+    local ctx
+    ctx=$(mktemp -d "$CACHE_DIR/ctx.XXXX")
+    cp "$here/postgres.Dockerfile" "$ctx/Dockerfile"
+    cp "$here/postgres-entrypoint.sh" "$ctx/docker-entrypoint.sh"
+    docker build -q --build-arg "PG_MAJOR=$major" -t "$tag" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  else
+    log "$tag present"
+  fi
+  local archive="$CACHE_DIR/postgres-$major.tar"
+  if [ ! -f "$archive" ]; then
+    log "saving $tag to $archive"
+    docker save -o "$archive.tmp" "$tag" && mv "$archive.tmp" "$archive"
+  fi
+}
+
 case "${1:-all}" in
   bookworm|trixie) build_systemd_base "$1" ;;
   litellm) build_systemd_base bookworm; build_wheelhouse; build_litellm_image ;;
   wheelhouse) build_wheelhouse ;;
+  postgres) build_systemd_base bookworm; build_postgres_image ;;
   all)
     build_systemd_base bookworm
     build_systemd_base trixie
     build_wheelhouse
     build_litellm_image
+    build_postgres_image
     ;;
-  *) echo "usage: $0 [all|bookworm|trixie|wheelhouse|litellm]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|bookworm|trixie|wheelhouse|litellm|postgres]" >&2; exit 2 ;;
 esac
 echo "$CACHE_DIR"

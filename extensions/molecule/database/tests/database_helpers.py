@@ -1,0 +1,92 @@
+"""Helpers of the database scenario's tests.
+
+The shared gateway helpers (resources/tests/gateway_helpers.py) are imported
+from their directory, and their run_playbook() is replaced, before the shared
+test modules collected by test_shared_*.py import it, with one that
+- limits each run to the host under test (the shared tests run once per host,
+  and this scenario has two), and
+- fails when a database password appears in the output of any run.
+"""
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "resources" / "tests"
+if str(SHARED_DIR) not in sys.path:
+    sys.path.append(str(SHARED_DIR))
+
+import gateway_helpers  # noqa: E402  (after the path to it is known)
+
+PROJECT_DIR = gateway_helpers.PROJECT_DIR
+CONVERGE = gateway_helpers.CONVERGE
+RESTORE = PROJECT_DIR / "playbooks" / "restore.yml"
+recap = gateway_helpers.recap
+api = gateway_helpers.api
+
+DATABASE_ENV = "/etc/litellm/database.env"
+BACKUP_DIR = "/var/backups/litellm"
+BACKUP_UNIT = "litellm-database-backup"
+COMPOSE = "docker compose --project-name litellm --file /opt/sacred-brain/ops/compose/litellm/docker-compose.yml"
+DB_CONTAINER = "litellm-db-1"
+
+# Set by the autouse fixture in conftest.py: the host under test, and the
+# database password of every host seen so far.
+current = {}
+passwords = {}
+
+
+def read_database_env(host):
+    return dict(line.split("=", 1) for line in host.file(DATABASE_ENV).content_string.splitlines()
+                if re.match(r"^[A-Z_]+=", line))
+
+
+def run_playbook(*args, playbook=CONVERGE):
+    """Run a playbook against the host under test from the controller."""
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", f"{PROJECT_DIR}/.collections")
+    env["ANSIBLE_ROLES_PATH"] = str(PROJECT_DIR / "roles")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_CONFIG"] = str(PROJECT_DIR / "ansible.cfg")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), "--limit", current["name"], str(playbook), *args],
+        capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=900, check=False,
+    )
+    output = result.stdout + result.stderr
+    for password in passwords.values():
+        assert not password or password not in output, f"a database password is in the output of {playbook.name} {args}"
+    return result
+
+
+gateway_helpers.run_playbook = run_playbook
+
+
+def in_db(database, command):
+    """A shell command run where the database's client programs are: the host, or the db container."""
+    if database["mode"] == "compose":
+        return f"{COMPOSE} exec -T db {command}"
+    return command
+
+
+def psql(host, database, sql, url=None):
+    """Run SQL as the role's user through a DATABASE_URL (the role's own by default)."""
+    url = database["url"] if url is None else url
+    return host.run(in_db(database, f"psql {shlex.quote(url)} -X -A -t -q -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}"))
+
+
+def dumps(host):
+    """Names of the files in the backup directory, oldest first."""
+    return host.run(f"find {BACKUP_DIR} -mindepth 1 -maxdepth 1 -printf '%f\\n' | sort").stdout.split()
+
+
+def start_backup(host):
+    return host.run(f"systemctl start {BACKUP_UNIT}.service")
+
+
+def journal(host, lines=40):
+    return host.run(f"journalctl -u {BACKUP_UNIT}.service --no-pager -n {lines}").stdout

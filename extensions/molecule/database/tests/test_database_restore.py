@@ -1,0 +1,86 @@
+"""The restore drill: rows written, a dump taken by the backup unit, the data
+wiped, playbooks/restore.yml run from the controller, the rows back."""
+
+import json
+import re
+import time
+
+import pytest
+from database_helpers import BACKUP_DIR, RESTORE, api, dumps, journal, psql, recap, run_playbook, start_backup
+
+TABLE_STATE = ("select coalesce(string_agg(tablename || ':' || tableowner, ' ' order by tablename), '') "
+               "from pg_tables where schemaname = 'public'")
+
+
+@pytest.fixture(scope="module")
+def drill(host, database):
+    """Rows in the database, then a dump of them by the backup unit."""
+    psql(host, database, "drop table if exists drill_rows; drop table if exists written_after_dump")
+    created = psql(host, database, "create table drill_rows (id int primary key, note text); "
+                                   "insert into drill_rows values (1, 'one'), (2, 'two'), (3, 'three')")
+    assert created.rc == 0, created.stderr
+    time.sleep(1.1)  # dumps are named by the second
+    assert start_backup(host).rc == 0, journal(host)
+    dump = dumps(host)[-1]
+    yield {"dump": dump}
+    psql(host, database, "drop table if exists drill_rows; drop table if exists written_after_dump")
+
+
+def _rows(host, database):
+    result = psql(host, database, "select string_agg(id || '=' || note, ',' order by id) from drill_rows")
+    return result.stdout.strip() if result.rc == 0 else None
+
+
+def test_restore_needs_confirmation_and_changes_nothing_without_it(host, database, drill):
+    assert psql(host, database, "drop table drill_rows").rc == 0
+    before = psql(host, database, TABLE_STATE).stdout
+    result = run_playbook(playbook=RESTORE)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "litellm_database_restore_confirm=true" in output, output[-3000:]
+    assert recap(output)["changed"] == 0
+    assert psql(host, database, TABLE_STATE).stdout == before
+
+
+def test_restore_of_a_missing_dump_names_it_and_changes_nothing(host, database, drill):
+    before = psql(host, database, TABLE_STATE).stdout
+    result = run_playbook("-e", json.dumps({"litellm_database_restore_confirm": True,
+                                            "litellm_database_restore_file": "litellm-19990101T000000Z.dump"}),
+                          playbook=RESTORE)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert f"No dump {BACKUP_DIR}/litellm-19990101T000000Z.dump" in output, output[-3000:]
+    assert recap(output)["changed"] == 0
+    assert psql(host, database, TABLE_STATE).stdout == before
+
+
+def test_restore_brings_the_rows_back(host, database, drill, gateway):
+    # Wiped: the table is gone, and something written after the dump exists.
+    psql(host, database, "drop table if exists drill_rows")
+    assert psql(host, database, "create table written_after_dump (id int)").rc == 0
+    assert _rows(host, database) is None
+    # The proxy is stopped and started around the restore when it is
+    # connected to the database: exercised by saying so for this run.
+    extra = {"litellm_database_restore_confirm": True, "litellm_database_connect_proxy": True}
+    result = run_playbook("-e", json.dumps(extra), playbook=RESTORE)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert f"restored database litellm from {BACKUP_DIR}/{drill['dump']}" in output, output[-4000:]
+    assert re.search(r"Stop the proxy[^\n]*\n+changed:", output), output[-4000:]
+    assert re.search(r"Start the proxy[^\n]*\n+changed:", output), output[-4000:]
+    # The proxy is back.
+    assert api(host, gateway, "GET", "/health/liveliness", key="", timeout=10)[0] == 200
+    # The rows are back, owned by the role; what came after the dump is gone.
+    assert _rows(host, database) == "1=one,2=two,3=three"
+    assert psql(host, database, TABLE_STATE).stdout.strip() == "drill_rows:litellm"
+    # The role's credentials still work and the next backup succeeds.
+    time.sleep(1.1)
+    assert start_backup(host).rc == 0, journal(host)
+
+
+def test_restore_in_check_mode_changes_nothing(host, database, drill):
+    psql(host, database, "insert into drill_rows values (4, 'four') on conflict do nothing")
+    result = run_playbook("--check", "-e", json.dumps({"litellm_database_restore_confirm": True}), playbook=RESTORE)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert _rows(host, database) == "1=one,2=two,3=three,4=four"

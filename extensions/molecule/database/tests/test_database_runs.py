@@ -1,0 +1,50 @@
+"""Whole-playbook runs for the database: the password kept across runs, and
+bad database input that stops in preflight with nothing changed."""
+
+import json
+
+import pytest
+from database_helpers import BACKUP_DIR, DATABASE_ENV, psql, recap, run_playbook
+
+STATE_CMD = (
+    "find /etc/litellm /etc/default/litellm /opt/sacred-brain/ops /etc/systemd/system /usr/local/sbin "
+    f"{BACKUP_DIR} -maxdepth 3 -type f 2>/dev/null | sort | xargs sha256sum; "
+    f"stat -c '%n %a %U %G' /etc/litellm /etc/litellm/* {BACKUP_DIR}; "
+    "systemctl show -p ActiveEnterTimestamp litellm.service litellm-compose.service postgresql.service "
+    "litellm-database-backup.timer"
+)
+
+
+def test_password_is_kept_across_runs(host, database):
+    before = host.file(DATABASE_ENV).content_string
+    result = run_playbook("--tags", "litellm_database")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert recap(output)["changed"] == 0, output[-4000:]
+    assert host.file(DATABASE_ENV).content_string == before
+    assert psql(host, database, "select current_user").stdout.strip() == "litellm"
+
+
+BAD_INPUTS = {
+    "unknown database mode": ({"litellm_database_mode": "mysql"}, "litellm_database_mode"),
+    "external URL that is not PostgreSQL": (
+        {"litellm_database_mode": "external", "litellm_database_external_url": "mysql://u:pw-in-url-0000@db.example/x"},
+        "litellm_database_external_url must be a postgresql:// or postgres:// URL",
+    ),
+    "world-readable backup directory": (
+        {"litellm_database_backup_dir_mode": "0755"}, "litellm_database_backup_dir_mode '0755' lets every user",
+    ),
+    "retention of zero": ({"litellm_database_backup_keep": 0}, "litellm_database_backup_keep must be at least 1"),
+}
+
+
+@pytest.mark.parametrize("extra_vars,expected", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
+def test_bad_database_input_fails_before_any_change(host, extra_vars, expected):
+    before = host.run(STATE_CMD).stdout
+    result = run_playbook("-e", json.dumps(extra_vars))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert expected in output, output[-3000:]
+    assert recap(output)["changed"] == 0, output[-3000:]
+    assert "pw-in-url-0000" not in output
+    assert host.run(STATE_CMD).stdout == before

@@ -1,0 +1,123 @@
+"""The preflight's rules for the litellm_database role, fast, without a host."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location(
+    "litellm_preflight_problems", ROOT / "plugins" / "filter" / "litellm_preflight_problems.py")
+preflight = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(preflight)
+
+
+def _options():
+    merged = {}
+    for role in ("litellm", "litellm_database", "litellm_env", "litellm_config", "litellm_compose",
+                 "litellm_venv", "litellm_smoke"):
+        spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+        merged.update(spec["argument_specs"]["main"]["options"])
+    return merged
+
+
+OPTIONS = _options()
+GOOD = {
+    "litellm_env_provider_keys": {"OPENAI_API_KEY": "sk-provider-value"},
+    "litellm_compose_image": "ghcr.io/berriai/litellm:v1.108.7-stable",
+}
+EXTERNAL_SECRET = "s3cret-external-password"
+
+
+def problems(**overrides):
+    return preflight.litellm_preflight_problems({**GOOD, **overrides}, OPTIONS)
+
+
+def test_database_defaults_pass_and_mode_is_none():
+    assert OPTIONS["litellm_database_mode"]["default"] == "none"
+    assert problems() == []
+
+
+@pytest.mark.parametrize("overrides", [
+    {"litellm_database_mode": "compose"},
+    {"litellm_database_mode": "native", "litellm_deploy_mode": "venv"},
+    {"litellm_database_mode": "native", "litellm_deploy_mode": "compose", "litellm_database_connect_proxy": False},
+    {"litellm_database_mode": "external", "litellm_database_external_url": "postgresql://u:p@db.example:5432/litellm"},
+    {"litellm_database_mode": "external",
+     "litellm_database_external_url": "postgres://u:p@db.example/litellm?sslmode=require"},
+    {"litellm_database_mode": "compose", "litellm_database_password": "A-good.password_0123~xyz"},
+    {"litellm_database_mode": "compose", "litellm_database_backup_dir_mode": "0750"},
+    {"litellm_database_mode": "compose", "litellm_database_backup_dir_mode": "700"},
+    {"litellm_database_mode": "compose", "litellm_database_backup_keep": 1},
+    {"litellm_database_mode": "compose", "litellm_database_image": "postgres@sha256:" + "a" * 64},
+    {"litellm_database_mode": "compose", "litellm_database_image": "sacred-brain/postgres:15"},
+    # Backup settings are not checked when there is no database.
+    {"litellm_database_mode": "none", "litellm_database_backup_keep": 0},
+], ids=lambda o: ",".join(f"{k.removeprefix('litellm_')}={v}" for k, v in o.items()))
+def test_good_database_input_passes(overrides):
+    assert problems(**overrides) == []
+
+
+@pytest.mark.parametrize("overrides,expected", [
+    ({"litellm_database_mode": "mysql"}, "litellm_database_mode must be one of compose, native, external, none"),
+    ({"litellm_database_mode": "compose", "litellm_deploy_mode": "venv"},
+     "litellm_database_mode 'compose' runs PostgreSQL in the proxy's compose project"),
+    ({"litellm_database_mode": "native"}, "litellm_database_mode 'native' listens on the host's 127.0.0.1 only"),
+    ({"litellm_database_mode": "external"}, "litellm_database_external_url is required"),
+    ({"litellm_database_mode": "external", "litellm_database_external_url": f"mysql://u:{EXTERNAL_SECRET}@db/x"},
+     "litellm_database_external_url must be a postgresql:// or postgres:// URL (scheme found: 'mysql')"),
+    ({"litellm_database_mode": "external", "litellm_database_external_url": "db.example:5432/litellm"},
+     "litellm_database_external_url must be a postgresql:// or postgres:// URL"),
+    ({"litellm_database_mode": "external", "litellm_database_external_url": "postgresql:///litellm"},
+     "litellm_database_external_url has no host"),
+    ({"litellm_database_mode": "compose", "litellm_database_backup_dir_mode": "0755"},
+     "litellm_database_backup_dir_mode '0755' lets every user on the host into the backup directory"),
+    ({"litellm_database_mode": "compose", "litellm_database_backup_dir_mode": "0704"},
+     "litellm_database_backup_dir_mode '0704' lets every user"),
+    ({"litellm_database_mode": "native", "litellm_deploy_mode": "venv", "litellm_database_backup_dir_mode": "rwx"},
+     "litellm_database_backup_dir_mode must be an octal mode"),
+    ({"litellm_database_mode": "compose", "litellm_database_backup_keep": 0},
+     "litellm_database_backup_keep must be at least 1"),
+    ({"litellm_database_mode": "compose", "litellm_database_backup_keep": -3},
+     "litellm_database_backup_keep must be at least 1"),
+    ({"litellm_database_mode": "compose", "litellm_database_backup_dir": "backups"},
+     "litellm_database_backup_dir must be an absolute path"),
+    ({"litellm_database_mode": "compose", "litellm_database_image": "postgres"},
+     "litellm_database_image 'postgres' has no pinned tag"),
+    ({"litellm_database_mode": "compose", "litellm_database_image": "docker.io/library/postgres:latest"},
+     "has no pinned tag"),
+    ({"litellm_database_mode": "compose", "litellm_database_name": "Lite-LLM"},
+     "litellm_database_name must be a plain PostgreSQL name"),
+    ({"litellm_database_mode": "compose", "litellm_database_user": "x; drop"},
+     "litellm_database_user must be a plain PostgreSQL name"),
+    ({"litellm_database_mode": "compose", "litellm_database_password": "short-pw"},
+     "litellm_database_password is too short"),
+    ({"litellm_database_mode": "compose", "litellm_database_password": "has spaces and $ and 'quotes'"},
+     "litellm_database_password may hold only letters, digits"),
+    ({"litellm_database_mode": "compose", "litellm_env_extra": {"DATABASE_URL": "postgresql://x@y/z"}},
+     "litellm_env_extra.DATABASE_URL is managed by litellm_database_*"),
+])
+def test_bad_database_input_is_named(overrides, expected):
+    found = problems(**overrides)
+    assert any(expected in message for message in found), found
+
+
+def test_database_secrets_never_appear_in_messages():
+    found = problems(litellm_database_mode="external",
+                     litellm_database_external_url=f"mysql://user:{EXTERNAL_SECRET}@db.example/x")
+    found += problems(litellm_database_mode="compose", litellm_database_password="short$secret")
+    assert len(found) == 2, found
+    for message in found:
+        assert EXTERNAL_SECRET not in message and "short$secret" not in message
+
+
+def test_one_message_per_database_problem():
+    found = problems(litellm_database_mode="compose", litellm_database_backup_dir_mode="0777",
+                     litellm_database_backup_keep=0)
+    assert len(found) == 2, found
+
+
+def test_backup_dir_mode_default_is_private():
+    assert OPTIONS["litellm_database_backup_dir_mode"]["default"] == "0700"
+    assert OPTIONS["litellm_database_backup_keep"]["default"] >= 1
