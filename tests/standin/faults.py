@@ -26,6 +26,8 @@ class FaultConfig:
       case that re-runnable modules must survive.
     - ``malformed_next``: the next N matching requests get a 200 with a body that is not JSON,
       before anything is processed.
+    - ``skip_next``: the next N matching requests pass untouched before the switches above apply,
+      so that a fault can hit the second of two identical requests (e.g. the second ``/key/update``).
     - ``path_prefix``: only requests whose path starts with this are affected (``None``: all).
 
     Requests under ``/__standin/`` are never affected.
@@ -38,6 +40,7 @@ class FaultConfig:
     drop_next: int = 0
     drop_after_next: int = 0
     malformed_next: int = 0
+    skip_next: int = 0
     path_prefix: str | None = None
 
     @classmethod
@@ -53,7 +56,7 @@ class FaultConfig:
     def validate(self) -> None:
         if not 0.0 <= float(self.error_rate) <= 1.0:
             raise ValueError("error_rate must be between 0 and 1")
-        for name in ("fail_next", "drop_next", "drop_after_next", "malformed_next"):
+        for name in ("fail_next", "drop_next", "drop_after_next", "malformed_next", "skip_next"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer")
@@ -100,6 +103,9 @@ class Faults:
         with self._lock:
             cfg = self._cfg
             if cfg.path_prefix is not None and not path.startswith(cfg.path_prefix):
+                return decision
+            if cfg.skip_next > 0:
+                cfg.skip_next -= 1
                 return decision
             decision.status = cfg.fail_status
             if cfg.delay_seconds:

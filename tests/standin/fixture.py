@@ -148,6 +148,7 @@ class Standin(_Client):
         drop_next: int = 0,
         drop_after_next: int = 0,
         malformed_next: int = 0,
+        skip_next: int = 0,
         path_prefix: str | None = None,
     ) -> dict[str, Any]:
         """Replace the fault configuration (unspecified switches go back to "off").  Returns the new state."""
@@ -162,6 +163,7 @@ class Standin(_Client):
                 "drop_next": drop_next,
                 "drop_after_next": drop_after_next,
                 "malformed_next": malformed_next,
+                "skip_next": skip_next,
                 "path_prefix": path_prefix,
             },
         )

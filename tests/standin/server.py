@@ -29,6 +29,7 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import copy  # noqa: E402
+import email.utils  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -159,6 +160,24 @@ KEY_COLUMNS: dict[str, Any] = {
     "budget_limits": None,
 }
 # Relation fields a prisma row carries (None unless included).
+# Columns of LiteLLM_BudgetTable (schema.prisma) that a key's budget row holds.
+BUDGET_COLUMNS = (
+    "budget_id",
+    "max_budget",
+    "soft_budget",
+    "max_parallel_requests",
+    "tpm_limit",
+    "rpm_limit",
+    "tpd_limit",
+    "model_max_budget",
+    "budget_duration",
+    "budget_reset_at",
+    "allowed_models",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+)
 KEY_RELATIONS = (
     "litellm_budget_table",
     "litellm_organization_table",
@@ -840,13 +859,28 @@ class StandinApp:
         data.metadata = data.metadata or {}
         data.metadata[field_name] = value
 
-    @staticmethod
-    def _row_for_response(row: Mapping[str, Any]) -> dict[str, Any]:
-        """A prisma row (columns + relation fields) as jsonable_encoder renders a python dict."""
+    def _row_for_response(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """A prisma row (columns + relation fields) as jsonable_encoder renders a python dict.
+
+        Like LiteLLM's key reads (``include={"litellm_budget_table": True}``), the
+        budget row a key points at is joined in.
+        """
         out = dict(row)
         for rel in KEY_RELATIONS:
             out.setdefault(rel, None)
+        if out.get("budget_id") and out.get("litellm_budget_table") is None:
+            out["litellm_budget_table"] = self.store.get_budget(out["budget_id"])
         return out
+
+    def _new_budget_row(self, now: datetime, changed_by: str | None, **values: Any) -> dict[str, Any]:
+        """A LiteLLM_BudgetTable row (LiteLLM creates one to hold a key's soft_budget)."""
+        row: dict[str, Any] = {name: None for name in BUDGET_COLUMNS}
+        row.update(values)
+        row["budget_id"] = str(uuid.uuid4())
+        row["created_at"] = row["updated_at"] = iso(now)
+        row["created_by"] = row["updated_by"] = changed_by or PROXY_ADMIN_NAME
+        self.store.put_budget(row)
+        return row
 
     @staticmethod
     def _z(row: Mapping[str, Any], dt_fields: tuple[str, ...]) -> dict[str, Any]:
@@ -1048,6 +1082,13 @@ class StandinApp:
                     },
                 )
             kwargs = {k: v for k, v in data_json.items() if k not in ("soft_budget", "send_invite_email")}
+            budget_row = None
+            if data.soft_budget is not None:
+                # generate_key_fn: the soft budget lives in a LiteLLM_BudgetTable row the key points at.
+                budget_row = self._new_budget_row(
+                    now, p.user_id, soft_budget=data.soft_budget, model_max_budget=data.model_max_budget or {}
+                )
+                kwargs["budget_id"] = budget_row["budget_id"]
             key_data, row, _ = self._generate_key_row(request_type="key", now=now, **kwargs)
             self._insert_key_row(row)
         response = dict(key_data)
@@ -1173,6 +1214,17 @@ class StandinApp:
             self._enforce_unique_key_alias(values.get("key_alias"), existing_token=existing["token"])
             if values.get("auto_rotate") and values.get("rotation_interval"):
                 values["key_rotation_at"] = now + timedelta(seconds=duration_in_seconds(values["rotation_interval"]))
+            if "soft_budget" in data.model_fields_set:
+                # _update_key_soft_budget: update the key's budget row, or create one for a new soft budget.
+                budget_id = existing.get("budget_id")
+                budget = self.store.get_budget(budget_id) if budget_id else None
+                if budget is not None:
+                    budget.update(soft_budget=data.soft_budget, updated_by=p.user_id, updated_at=iso(now))
+                    self.store.put_budget(budget)
+                elif data.soft_budget is not None:
+                    values["budget_id"] = self._new_budget_row(now, p.user_id, soft_budget=data.soft_budget)[
+                        "budget_id"
+                    ]
             row = copy.deepcopy(existing)
             self._apply_key_update(row, values)
             row["updated_at"] = row["settings_updated_at"] = iso(now)
@@ -2021,6 +2073,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         if self.server.verbose:
             super().log_message(format, *args)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header follows the stand-in's clock (``advance_clock``), like a proxy whose time moved."""
+        if timestamp is None:
+            timestamp = self.server.app.now().timestamp()
+        return email.utils.formatdate(timestamp, usegmt=True)
 
     def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length")

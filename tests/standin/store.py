@@ -72,6 +72,11 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE INDEX IF NOT EXISTS users_email ON users(user_email);
 
+CREATE TABLE IF NOT EXISTS budgets (
+    budget_id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS teams (
     team_id TEXT PRIMARY KEY,
     team_alias TEXT,
@@ -274,6 +279,18 @@ class Store:
 
     def all_users(self) -> list[dict[str, Any]]:
         return [json.loads(r["doc"]) for r in self._query("SELECT doc FROM users ORDER BY created_at DESC, user_id")]
+
+    # ------------------------------------------------------------------ budgets
+    def get_budget(self, budget_id: str) -> dict[str, Any] | None:
+        rows = self._query("SELECT doc FROM budgets WHERE budget_id = ?", (budget_id,))
+        return json.loads(rows[0]["doc"]) if rows else None
+
+    def put_budget(self, row: Mapping[str, Any]) -> None:
+        self._exec(
+            "INSERT INTO budgets (budget_id, doc) VALUES (?, ?) "
+            "ON CONFLICT(budget_id) DO UPDATE SET doc = excluded.doc",
+            (row["budget_id"], _dumps(row)),
+        )
 
     # -------------------------------------------------------------------- teams
     def get_team(self, team_id: str) -> dict[str, Any] | None:

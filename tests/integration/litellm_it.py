@@ -1,0 +1,210 @@
+"""Helpers of the integration tests: real ``ansible-playbook`` runs on localhost
+against the admin-API stand-in (``standin`` fixture of tests/conftest.py) or,
+when LITELLM_TEST_URL and LITELLM_TEST_MASTER_KEY are set, a real proxy.
+
+``ansible`` runs playbooks from this checkout as the collection (ansible.cfg's
+collections_path), with the venv's Python as the interpreter (interpreter
+discovery finds a broken pyenv shim on the build machines).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+PLAYBOOKS = ROOT / "playbooks"
+KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_\-]{8,}")
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{Path(PYTHON).parent}:{env.get('PATH', '')}",
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_DEPRECATION_WARNINGS="0",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+    )
+    env.pop("LITELLM_MASTER_KEY", None)
+    env.update(extra)
+    return env
+
+
+class Run:
+    """One finished ansible-playbook run."""
+
+    def __init__(self, proc: subprocess.CompletedProcess, results: dict[str, Any] | None) -> None:
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.output = proc.stdout + proc.stderr
+        self.results = results or {}
+
+    def recap(self, host: str = "gw") -> dict[str, int]:
+        match = re.search(r"^%s\s+:\s+(.*)$" % re.escape(host), self.stdout, re.M)
+        assert match, self.output[-3000:]
+        return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+    def __getitem__(self, name: str) -> Any:
+        return self.results[name]
+
+    def __repr__(self) -> str:
+        return f"Run(rc={self.rc}, output=...{self.output[-4000:]})"
+
+
+class Ansible:
+    """Writes inventories and playbooks under tmp_path and runs them."""
+
+    def __init__(self, tmp_path: Path, proxy: Any) -> None:
+        self.dir = tmp_path
+        self.proxy = proxy
+        self.inventory = tmp_path / "inventory.yml"
+        self.write_inventory()
+        self._n = 0
+
+    def write_inventory(self, extra_hosts: dict[str, dict] | None = None, **group_vars: Any) -> Path:
+        inventory = {
+            "all": {
+                "vars": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": PYTHON,
+                    "ansible_become": False,
+                    **group_vars,
+                },
+                "children": {
+                    "gateways": {"hosts": {"gw": {}}},
+                    "clients": {"hosts": {"client1": {}, **(extra_hosts or {})}},
+                },
+            }
+        }
+        self.inventory.write_text(yaml.safe_dump(inventory))
+        return self.inventory
+
+    def playbook(self, playbook: str | Path, *args: str, extra_vars: dict | None = None, check: bool = False,
+                 verbosity: int = 0, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+        self._n += 1
+        cmd = ["ansible-playbook", "-i", str(self.inventory), str(playbook)]
+        if extra_vars:
+            vars_file = self.dir / f"extra-vars-{self._n}.json"
+            vars_file.write_text(json.dumps(extra_vars))
+            cmd += ["-e", f"@{vars_file}"]
+        if check:
+            cmd.append("--check")
+        if verbosity:
+            cmd.append("-" + "v" * verbosity)
+        cmd += list(args)
+        proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(**(env or {})), capture_output=True, text=True,
+                              timeout=timeout)
+        results = None
+        results_file = self.dir / "results.json"
+        if results_file.exists():
+            results = json.loads(results_file.read_text())
+            results_file.unlink()
+        return Run(proc, results)
+
+    def tasks(self, tasks: list[dict], *, connection: dict | None = None, check: bool = False,
+              extra_vars: dict | None = None, verbosity: int = 0) -> Run:
+        """Run ``tasks`` on gw with the litellm group's module_defaults; every task may ``register``.
+
+        Each task's registered result is written (under no_log) to results.json and returned in
+        ``Run.results``; tasks get ``ignore_errors: true`` so that failures are returned too.
+        """
+        registered = []
+        body = []
+        for task in tasks:
+            task = dict(task)
+            task.setdefault("ignore_errors", True)
+            if "register" in task:
+                registered.append(task["register"])
+            body.append(task)
+        dump = "{{ {%s} | to_json }}" % ", ".join(f"'{n}': {n} | default(None)" for n in registered)
+        body.append({
+            "name": "Keep the registered results for the test",
+            "ansible.builtin.copy": {"content": dump, "dest": str(self.dir / "results.json"), "mode": "0600"},
+            "no_log": True,
+            "check_mode": False,
+        })
+        defaults = {"api_url": self.proxy.url, "master_key": self.proxy.master_key, "retries": 0, "timeout": 10}
+        defaults.update(connection or {})
+        play = [{
+            "name": "Integration test tasks",
+            "hosts": "gw",
+            "gather_facts": False,
+            "module_defaults": {"group/sacred_brain.llm_gateway.litellm": defaults},
+            "tasks": body,
+        }]
+        self._n += 1
+        path = self.dir / f"play-{self._n}.yml"
+        path.write_text(yaml.safe_dump(play, sort_keys=False))
+        return self.playbook(path, check=check, extra_vars=extra_vars, verbosity=verbosity)
+
+    def module(self, module: str, args: dict, *, check: bool = False, **kwargs: Any) -> dict:
+        """One module call; returns its result (failed ones too)."""
+        task = {"name": f"{module}", f"sacred_brain.llm_gateway.{module}": args, "register": "result"}
+        if check:
+            task["check_mode"] = True
+        run = self.tasks([task], **kwargs)
+        assert run.results, run
+        return run["result"]
+
+
+def snapshot(proxy: Any) -> dict[str, Any]:
+    """Everything the admin API shows about keys, users and teams (to prove that nothing changed)."""
+    keys, page = [], 1
+    while True:
+        status, body = proxy.call("GET", "/key/list", params={"return_full_object": "true", "size": 100, "page": page})
+        assert status == 200, body
+        keys += body["keys"]
+        if page >= (body.get("total_pages") or 1):
+            break
+        page += 1
+    _, users = proxy.call("GET", "/user/list", params={"page_size": 100})
+    _, teams = proxy.call("GET", "/team/list")
+    return {
+        "keys": sorted(keys, key=lambda k: k["token"]),
+        "users": sorted((users or {}).get("users", []), key=lambda u: u["user_id"]),
+        "teams": sorted(teams or [], key=lambda t: t["team_id"]),
+    }
+
+
+def keys_of(proxy: Any, alias: str) -> list[dict]:
+    """Every key of an alias: the holder and the rotation generations in flight (<alias>.next./.retiring.)."""
+    status, body = proxy.call("GET", "/key/list", params={"return_full_object": "true", "size": 100, "search": alias})
+    assert status == 200, body
+    return [k for k in body["keys"] if k.get("key_alias") == alias or (k.get("key_alias") or "").startswith(alias + ".")]
+
+
+def token_of(value: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def pass_time(proxy: Any, seconds: float) -> None:
+    """Move the proxy's clock (stand-in) or wait (a real proxy)."""
+    if proxy.is_standin:
+        proxy.advance_clock(seconds)
+    else:
+        import time
+
+        time.sleep(seconds)
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret and secret not in text, "a secret appears in the output"
+    # Whatever looks like a key value must be one of the sk-******** masks.
+    leaked = [m for m in KEY_VALUE.findall(text) if set(m[3:]) != {"*"}]
+    assert not leaked, f"something that looks like a key value is in the output: {leaked[0][:6]}..."
