@@ -7,7 +7,7 @@ export PATH := $(BIN):$(PATH)
 export SACRED_BRAIN_CACHE ?= $(HOME)/.cache/sacred-brain-llm-gateway
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 MODULES := litellm_key litellm_key_info litellm_key_rotate litellm_user litellm_team
-SCENARIOS ?= venv compose fleet database
+SCENARIOS ?= venv compose fleet database timer
 
 .PHONY: demo test venv images lint syntax docs unit integration molecule benchmark clean
 
