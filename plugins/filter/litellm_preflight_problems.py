@@ -297,9 +297,10 @@ def litellm_preflight_problems(provided, options):
     if values.get("litellm_deploy_mode", "compose") == "compose" and "litellm_compose_image" in values:
         _check_image(values.get("litellm_compose_image"), problems)
 
-    keep = values.get("litellm_venv_keep_versions")
-    if isinstance(keep, int) and keep < 1:
-        problems.append(f"litellm_venv_keep_versions must be at least 1 (2 keeps a rollback possible), got {keep}")
+    for name in ("litellm_venv_keep_versions", "litellm_compose_keep_images"):
+        keep = values.get(name)
+        if isinstance(keep, int) and keep < 1:
+            problems.append(f"{name} must be at least 1 (2 keeps a rollback possible), got {keep}")
 
     _check_database(values, problems)
 

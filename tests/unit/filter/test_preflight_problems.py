@@ -78,6 +78,8 @@ def test_spec_defaults_mirror_role_defaults():
     ({"litellm_compose_image": "ghcr.io/berriai/litellm"}, "has no tag"),
     ({"litellm_compose_image": "ghcr.io/berriai/litellm:latest"}, "uses a moving tag 'latest'"),
     ({"litellm_compose_image": "ghcr.io/berriai/litellm:main-latest"}, "uses a moving tag 'main-latest'"),
+    ({"litellm_compose_keep_images": 0}, "litellm_compose_keep_images must be at least 1"),
+    ({"litellm_venv_keep_versions": 0}, "litellm_venv_keep_versions must be at least 1"),
     ({"litellm_smoke_model": "not-configured"}, "litellm_smoke_model 'not-configured' is not a model_name"),
 ])
 def test_bad_input_is_named(overrides, expected):
