@@ -114,3 +114,11 @@ def test_image_rules_apply_only_in_compose_mode():
 def test_env_refs_satisfied_by_extra_env():
     models = [{"model_name": "m", "litellm_params": {"model": "openai/x", "api_base": "os.environ/MY_BASE"}}]
     assert problems(litellm_config_model_list=models, litellm_env_extra={"MY_BASE": "http://x"}) == []
+
+
+def test_every_role_readme_documents_every_variable():
+    for role in ROOT.joinpath("roles").iterdir():
+        readme = (role / "README.md").read_text()
+        options = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+        missing = [name for name in options if name not in readme]
+        assert not missing, f"{role.name}/README.md does not document {missing}"
