@@ -57,6 +57,15 @@ build_wheelhouse() {
   touch "$dir/.complete"
 }
 
+# `docker save` an image once, atomically, for the scenarios that load it.
+save_archive() {
+  local tag=$1 archive=$2
+  if [ ! -f "$archive" ]; then
+    log "saving $tag to $archive"
+    docker save -o "$archive.tmp" "$tag" && mv "$archive.tmp" "$archive"
+  fi
+}
+
 build_litellm_image() {
   local tag="sacred-brain/litellm:$LITELLM_VERSION"
   if ! have_image "$tag"; then
@@ -71,11 +80,7 @@ build_litellm_image() {
   else
     log "$tag present"
   fi
-  local archive="$CACHE_DIR/litellm-$LITELLM_VERSION.tar"
-  if [ ! -f "$archive" ]; then
-    log "saving $tag to $archive"
-    docker save -o "$archive.tmp" "$tag" && mv "$archive.tmp" "$archive"
-  fi
+  save_archive "$tag" "$CACHE_DIR/litellm-$LITELLM_VERSION.tar"
 }
 
 # sacred-brain/postgres:$POSTGRES_MAJOR: Debian's PostgreSQL with the official
@@ -96,11 +101,7 @@ build_postgres_image() {
   else
     log "$tag present"
   fi
-  local archive="$CACHE_DIR/postgres-$major.tar"
-  if [ ! -f "$archive" ]; then
-    log "saving $tag to $archive"
-    docker save -o "$archive.tmp" "$tag" && mv "$archive.tmp" "$archive"
-  fi
+  save_archive "$tag" "$CACHE_DIR/postgres-$major.tar"
 }
 
 case "${1:-all}" in

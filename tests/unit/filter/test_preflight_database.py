@@ -1,28 +1,10 @@
 """The preflight's rules for the litellm_database role, fast, without a host."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[3]
-_spec = importlib.util.spec_from_file_location(
-    "litellm_preflight_problems", ROOT / "plugins" / "filter" / "litellm_preflight_problems.py")
-preflight = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(preflight)
+from preflight_loader import merged_options, preflight
 
-
-def _options():
-    merged = {}
-    for role in ("litellm", "litellm_database", "litellm_env", "litellm_config", "litellm_compose",
-                 "litellm_venv", "litellm_smoke"):
-        spec = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
-        merged.update(spec["argument_specs"]["main"]["options"])
-    return merged
-
-
-OPTIONS = _options()
+OPTIONS = merged_options("litellm", "litellm_database", "litellm_env", "litellm_config", "litellm_compose", "litellm_venv", "litellm_smoke")
 GOOD = {
     "litellm_env_provider_keys": {"OPENAI_API_KEY": "sk-provider-value"},
     "litellm_compose_image": "ghcr.io/berriai/litellm:v1.108.7-stable",
