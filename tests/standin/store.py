@@ -209,7 +209,8 @@ class Store:
         params: list[Any] = [p for _, ps in where for p in ps]
         where_sql = (" WHERE " + " AND ".join(f"({c})" for c in clauses)) if clauses else ""
         if order_by is None:
-            order_sql = " ORDER BY created_at DESC, token DESC"
+            # rowid breaks ties between keys made in the same instant: newest first.
+            order_sql = " ORDER BY created_at DESC, rowid DESC"
         else:
             if order_by not in KEY_SORT_COLUMNS:
                 raise ValueError(order_by)
