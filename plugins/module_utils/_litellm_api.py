@@ -579,6 +579,27 @@ def user_metadata(metadata):
     return dict((k, v) for k, v in (metadata or {}).items() if k not in PRESERVED_METADATA_FIELDS)
 
 
+def read_info(client, path, wrapper, id_field, id_value):
+    """One user or team from its /info endpoint, or None when it does not exist."""
+    answer = client.get_or_none(path, **{id_field: id_value})
+    if not isinstance(answer, dict):
+        return None
+    info = answer.get(wrapper)
+    if not isinstance(info, dict) or not info:
+        return None
+    info = dict(info)
+    info.setdefault(id_field, id_value)
+    return info
+
+
+def settings_diff_view(settings, metadata, preserved, **identity):
+    """What a diff shows of a user or team: set settings, identity, user metadata."""
+    out = dict((k, v) for k, v in settings.items() if v not in (None, [], {}))
+    out.update(identity)
+    out['metadata'] = dict((k, v) for k, v in (metadata or {}).items() if k not in preserved)
+    return out
+
+
 def make_diff(before, after):
     """A diff of settings dicts for Ansible's --diff (never pass key values here)."""
     return {'before': before, 'after': after}

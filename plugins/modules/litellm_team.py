@@ -116,6 +116,8 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     changed_settings,
     make_diff,
     plan_metadata,
+    read_info,
+    settings_diff_view,
 )
 
 KINDS = dict(team_alias='str', models='set', max_budget='num', budget_duration='str', tpm_limit='int', rpm_limit='int')
@@ -133,22 +135,11 @@ def view(obj):
 
 
 def diff_view(settings, metadata, team_id):
-    out = dict((k, v) for k, v in settings.items() if v not in (None, [], {}))
-    out['team_id'] = team_id
-    out['metadata'] = dict((k, v) for k, v in (metadata or {}).items() if k not in PRESERVED_METADATA)
-    return out
+    return settings_diff_view(settings, metadata, PRESERVED_METADATA, team_id=team_id)
 
 
 def read_team_by_id(client, team_id):
-    answer = client.get_or_none('/team/info', team_id=team_id)
-    if not isinstance(answer, dict):
-        return None
-    info = answer.get('team_info')
-    if not isinstance(info, dict):
-        return None
-    info = dict(info)
-    info.setdefault('team_id', team_id)
-    return info
+    return read_info(client, '/team/info', 'team_info', 'team_id', team_id)
 
 
 def find_teams_by_alias(client, alias):

@@ -116,6 +116,8 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     changed_settings,
     make_diff,
     plan_metadata,
+    read_info,
+    settings_diff_view,
 )
 
 KINDS = dict(
@@ -133,22 +135,11 @@ def view(obj):
 
 
 def diff_view(user_id, settings, metadata):
-    out = dict((k, v) for k, v in settings.items() if v not in (None, [], {}))
-    out['user_id'] = user_id
-    out['metadata'] = dict((k, v) for k, v in (metadata or {}).items() if k not in LITELLM_METADATA_FIELDS)
-    return out
+    return settings_diff_view(settings, metadata, LITELLM_METADATA_FIELDS, user_id=user_id)
 
 
 def read_user(client, user_id):
-    answer = client.get_or_none('/user/info', user_id=user_id)
-    if not isinstance(answer, dict):
-        return None
-    info = answer.get('user_info')
-    if not isinstance(info, dict) or not info:
-        return None
-    info = dict(info)
-    info.setdefault('user_id', user_id)
-    return info
+    return read_info(client, '/user/info', 'user_info', 'user_id', user_id)
 
 
 def main():
