@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from urllib.parse import urlsplit
 
@@ -128,6 +129,7 @@ def _check_image(image, problems):
 
 DATABASE_MODES = ("compose", "native", "external", "none")
 DATABASE_URL_SCHEMES = ("postgresql", "postgres")
+PRISMA_REQUIREMENT = re.compile(r"^prisma==[0-9][0-9A-Za-z.+-]*$")
 PG_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Written to env files and into a URL unquoted: unreserved URL characters only.
 DATABASE_PASSWORD = re.compile(r"^[A-Za-z0-9._~-]+$")
@@ -222,6 +224,25 @@ def _check_database(values, problems):
         problems.append(f"litellm_database_backup_keep must be at least 1 (the number of dumps kept), got {keep}")
 
 
+def _check_prisma(values, problems):
+    """Rules of the Prisma settings, which matter for a native proxy pointed at its database."""
+    cache_dir = values.get("litellm_prisma_cache_dir")
+    if isinstance(cache_dir, str) and not cache_dir.startswith("/"):
+        problems.append(f"litellm_prisma_cache_dir must be an absolute path, got '{cache_dir}'")
+    if (values.get("litellm_deploy_mode", "compose") != "venv" or values.get("litellm_database_mode") in (None, "none")
+            or not values.get("litellm_database_connect_proxy")):
+        return
+    requirement = values.get("litellm_venv_prisma_requirement")
+    if requirement is not None and not PRISMA_REQUIREMENT.match(str(requirement)):
+        problems.append(
+            f"litellm_venv_prisma_requirement must pin the prisma package (e.g. prisma==0.15.0), got '{requirement}'"
+        )
+    archive = values.get("litellm_prisma_engines_archive") or ""
+    if (archive and not values.get("litellm_prisma_engines_archive_remote_src") and os.path.isabs(archive)
+            and not os.path.isfile(archive)):
+        problems.append(f"litellm_prisma_engines_archive: no file {archive} on the controller")
+
+
 def litellm_preflight_problems(provided, options):
     """Return a list of problems with the gateway roles' inputs."""
     values = {name: spec["default"] for name, spec in options.items() if isinstance(spec, dict) and "default" in spec}
@@ -303,6 +324,7 @@ def litellm_preflight_problems(provided, options):
             problems.append(f"{name} must be at least 1 (2 keeps a rollback possible), got {keep}")
 
     _check_database(values, problems)
+    _check_prisma(values, problems)
 
     smoke_model = values.get("litellm_smoke_model")
     if smoke_model and model_names and smoke_model not in model_names:

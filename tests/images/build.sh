@@ -46,15 +46,20 @@ build_systemd_base() {
   rm -rf "$rootfs"
 }
 
+# The requirements of every scenario's venv, prisma included (the database
+# scenario's native gateway); must match roles/litellm_venv/defaults.
+PRISMA_REQUIREMENT="prisma==0.15.0"
+
 build_wheelhouse() {
   local dir="$CACHE_DIR/wheelhouse-$LITELLM_VERSION"
-  if [ -f "$dir/.complete" ]; then log "wheelhouse present"; return; fi
-  log "building wheelhouse for litellm[proxy]==$LITELLM_VERSION"
-  rm -rf "$dir" && mkdir -p "$dir"
-  PIP_CERT="$CA_BUNDLE" "$PYTHON" -m pip wheel -q --wheel-dir "$dir" \
-    "litellm[proxy]==$LITELLM_VERSION" pip setuptools wheel \
-    "async-timeout>=4.0.3"  # required on Debian 12's Python 3.11.2 only
-  touch "$dir/.complete"
+  # async-timeout: required on Debian 12's Python 3.11.2 only.
+  local requirements=("litellm[proxy]==$LITELLM_VERSION" "$PRISMA_REQUIREMENT" pip setuptools wheel "async-timeout>=4.0.3")
+  if [ "$(cat "$dir/.complete" 2>/dev/null)" = "${requirements[*]}" ]; then log "wheelhouse present"; return; fi
+  log "building wheelhouse for ${requirements[*]}"
+  # Wheels already there are reused through --find-links.
+  mkdir -p "$dir"
+  PIP_CERT="$CA_BUNDLE" "$PYTHON" -m pip wheel -q --wheel-dir "$dir" --find-links "$dir" "${requirements[@]}"
+  echo "${requirements[*]}" >"$dir/.complete"
 }
 
 # `docker save` an image once, atomically, for the scenarios that load it.

@@ -103,3 +103,33 @@ def test_one_message_per_database_problem():
 def test_backup_dir_mode_default_is_private():
     assert OPTIONS["litellm_database_backup_dir_mode"]["default"] == "0700"
     assert OPTIONS["litellm_database_backup_keep"]["default"] >= 1
+
+
+NATIVE_CONNECTED = {"litellm_deploy_mode": "venv", "litellm_database_mode": "native", "litellm_database_connect_proxy": True}
+
+
+def test_prisma_defaults_pass_for_a_native_proxy_on_its_database(tmp_path):
+    archive = tmp_path / "prisma-cache.tar.gz"
+    archive.write_bytes(b"")
+    assert problems(**NATIVE_CONNECTED) == []
+    assert problems(**NATIVE_CONNECTED, litellm_prisma_engines_archive=str(archive)) == []
+    assert problems(**NATIVE_CONNECTED, litellm_prisma_engines_archive="/srv/on-the-host.tar.gz",
+                    litellm_prisma_engines_archive_remote_src=True) == []
+
+
+@pytest.mark.parametrize("overrides,expected", [
+    ({"litellm_venv_prisma_requirement": "prisma"}, "litellm_venv_prisma_requirement must pin the prisma package"),
+    ({"litellm_venv_prisma_requirement": "prisma>=0.11"}, "litellm_venv_prisma_requirement must pin"),
+    ({"litellm_prisma_engines_archive": "/nonexistent/prisma-cache.tar.gz"},
+     "litellm_prisma_engines_archive: no file /nonexistent/prisma-cache.tar.gz on the controller"),
+    ({"litellm_prisma_cache_dir": "opt/prisma"}, "litellm_prisma_cache_dir must be an absolute path"),
+], ids=["unpinned", "range", "missing-archive", "relative-cache"])
+def test_bad_prisma_input_is_named(overrides, expected):
+    found = problems(**NATIVE_CONNECTED, **overrides)
+    assert any(expected in problem for problem in found), found
+
+
+def test_prisma_settings_do_not_matter_without_a_connected_native_proxy():
+    unused = {"litellm_venv_prisma_requirement": "prisma", "litellm_prisma_engines_archive": "/nonexistent.tar"}
+    assert problems(**{**NATIVE_CONNECTED, "litellm_database_connect_proxy": False}, **unused) == []
+    assert problems(litellm_database_mode="compose", **unused) == []
