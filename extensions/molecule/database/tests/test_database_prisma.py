@@ -41,7 +41,7 @@ def migrations_check(host, database):
     encoded = base64.b64encode(CHECK_SCRIPT.read_bytes()).decode()
     host.run_test(f"echo {encoded} | base64 -d > /tmp/migrations-pending && chmod 0755 /tmp/migrations-pending")
     extras = host.check_output(f"{ACTIVE_VENV}/bin/python -c {shlex.quote(EXTRAS)}")
-    shipped = sorted(host.check_output(f"cd {extras}/migrations && ls */migration.sql | cut -d/ -f1").split())
+    shipped = sorted(host.check_output(f"cd {extras}/migrations && ls */migration.sql | cut -d/ -f1").splitlines())
     assert len(shipped) > 100, shipped[:5]
 
     def pending(env_file="/etc/litellm/database.env"):
@@ -112,6 +112,9 @@ def test_pointing_the_proxy_at_the_database_stops_at_prisma_generate(host, datab
     version = host.run(f"{VENV}/bin/python -c 'import prisma; print(prisma.__version__)'")
     assert version.stdout.strip() == "0.15.0", version.stderr
     assert host.run("node --version").rc == 0
+    # The CLI came from the npm registry; the engines (binaries.prisma.sh) did not.
+    assert host.file("/opt/sacred-brain/prisma/node_modules/prisma/build/index.js").exists
+    assert "binaries.prisma.sh" in output
     assert not host.file(f"{VENV}/.sacred-brain-prisma-client").exists
     # ...and the proxy was neither switched nor restarted, and the migration unit never written.
     assert proxy_state(host) == before
@@ -124,3 +127,39 @@ def test_pointing_the_proxy_at_the_database_stops_at_prisma_generate(host, datab
     again = run_playbook()
     assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
     assert proxy_state(host)["liveliness"] == "200"
+
+
+def test_a_failed_migration_job_stops_the_play_before_the_restart(host, database):
+    before = proxy_state(host)
+    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
+
+    # Without the client step, LiteLLM's migration job itself meets the missing engines.
+    result = run_playbook("-e", json.dumps({"litellm_database_connect_proxy": True}),
+                          "--skip-tags", "litellm_venv_prisma")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-4000:]
+    assert "LiteLLM's migrations failed (journalctl -u litellm-migrate.service)" in output, output[-4000:]
+    assert recap(output)["failed"] == 1, output[-3000:]
+
+    # The unit ran LiteLLM's real migration job, which reached the real database...
+    migrate_unit = host.file("/etc/systemd/system/litellm-migrate.service").content_string
+    assert "--skip_server_startup" in migrate_unit
+    assert "Wants=network-online.target litellm-migrate.service" in host.file(
+        "/etc/systemd/system/litellm.service").content_string
+    journal = host.check_output(f"journalctl -u litellm-migrate.service --since '{since}' --no-pager")
+    assert "migrations at /opt/sacred-brain/venvs/litellm-1.108.7" in journal, journal[-3000:]
+    assert "Acquired the Prisma migration lock" in journal, journal[-3000:]
+    assert "Database migration cannot proceed" in journal, journal[-3000:]
+    assert database["password"] not in journal
+    assert host.run("systemctl is-failed litellm-migrate.service").stdout.strip() == "failed"
+    # ...and the proxy still runs as it did, not restarted onto a schema that is not there.
+    after = proxy_state(host)
+    assert (after["started"], after["active_venv"], after["liveliness"]) == (
+        before["started"], before["active_venv"], "200")
+
+    back = run_playbook()
+    assert back.returncode == 0, (back.stdout + back.stderr)[-4000:]
+    assert not host.file("/etc/systemd/system/litellm-migrate.service").exists
+    assert "litellm-migrate" not in host.file("/etc/systemd/system/litellm.service").content_string
+    again = run_playbook()
+    assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
