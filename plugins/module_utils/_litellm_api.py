@@ -605,6 +605,95 @@ def make_diff(before, after):
     return {'before': before, 'after': after}
 
 
+class EntitySpec:
+    """How litellm_user and litellm_team differ in the flow they share (ensure_entity)."""
+
+    def __init__(self, name, id_field, kinds, preserved_metadata, view, read_by_id,
+                 create_extra=None, created_matches=None):
+        self.name = name                      # 'user' -> /user/new, /user/update, /user/delete
+        self.id_field = id_field              # 'user_id'; the delete body lists 'user_ids'
+        self.kinds = kinds                    # setting -> kind, for changed_settings()
+        self.preserved_metadata = preserved_metadata
+        self.view = view                      # what the module returns of an entity
+        self.read_by_id = read_by_id          # (client, id) -> entity or None
+        self.create_extra = create_extra or {}
+        self.created_matches = created_matches or (lambda created: True)
+
+    def diff_view(self, settings, metadata, entity_id):
+        return settings_diff_view(settings, metadata, self.preserved_metadata, **{self.id_field: entity_id})
+
+
+def ensure_entity(module, spec, current, entity_id, context):
+    """Bring a user or team (current: as read, or None) to the module's state.
+
+    entity_id names a new entity; context goes into every error. Exits the module.
+    """
+    params, client = module.params, module.client
+    path = '/' + spec.name
+    desired = dict((k, params[k]) for k in spec.kinds)
+
+    def fail(exc, **more):
+        details = dict(context)
+        details.update(more)
+        module.fail_api(exc, **details)
+
+    if params['state'] == 'absent':
+        if current is None:
+            module.exit_json(changed=False)
+        entity_id = current[spec.id_field]
+        have = dict((k, current.get(k)) for k in spec.kinds)
+        diff = make_diff(spec.diff_view(have, current.get('metadata'), entity_id), {'state': 'absent'})
+        if not module.check_mode:
+            try:
+                client.post(path + '/delete', {spec.id_field + 's': [entity_id]})
+            except LiteLLMError as exc:
+                fail(exc, **{spec.id_field: entity_id})
+        module.exit_json(changed=True, diff=diff, **{spec.name: spec.view(current)})
+
+    if current is None:
+        body = dict((k, v) for k, v in desired.items() if v is not None)
+        body[spec.id_field] = entity_id
+        body['metadata'] = dict(params['metadata'] or {})
+        diff = make_diff({'state': 'absent'}, spec.diff_view(desired, body['metadata'], entity_id))
+        if not module.check_mode:
+            try:
+                client.post(path + '/new', dict(body, **spec.create_extra))
+            except LiteLLMError as exc:
+                # A retried creation may have been applied by an earlier attempt.
+                try:
+                    created = spec.read_by_id(client, entity_id) if (exc.ambiguous or exc.attempts > 1) else None
+                except LiteLLMError:
+                    created = None
+                if created is None or not spec.created_matches(created):
+                    fail(exc)
+        module.exit_json(changed=True, diff=diff, **{spec.name: spec.view(body)})
+
+    entity_id = current[spec.id_field]
+    have = dict((k, current.get(k)) for k in spec.kinds)
+    changes = changed_settings(have, desired, spec.kinds)
+    meta_changed, new_meta = plan_metadata(current.get('metadata'), params['metadata'], params['purge_metadata'],
+                                           preserved=spec.preserved_metadata)
+    final = dict(current)
+    final.update(changes)
+    final['metadata'] = new_meta
+    if not changes and not meta_changed:
+        module.exit_json(changed=False, **{spec.name: spec.view(final)})
+    after = dict(have)
+    after.update(changes)
+    diff = make_diff(spec.diff_view(have, current.get('metadata'), entity_id),
+                     spec.diff_view(after, new_meta, entity_id))
+    if not module.check_mode:
+        body = dict(changes)
+        body[spec.id_field] = entity_id
+        if meta_changed:
+            body['metadata'] = new_meta
+        try:
+            client.post(path + '/update', body)
+        except LiteLLMError as exc:
+            fail(exc, **{spec.id_field: entity_id})
+    module.exit_json(changed=True, diff=diff, **{spec.name: spec.view(final)})
+
+
 # -- keys --------------------------------------------------------------------
 
 def hash_key(value):

@@ -111,13 +111,11 @@ import uuid
 
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
     LITELLM_METADATA_FIELDS,
+    EntitySpec,
     LiteLLMError,
     LiteLLMModule,
-    changed_settings,
-    make_diff,
-    plan_metadata,
+    ensure_entity,
     read_info,
-    settings_diff_view,
 )
 
 KINDS = dict(team_alias='str', models='set', max_budget='num', budget_duration='str', tpm_limit='int', rpm_limit='int')
@@ -132,10 +130,6 @@ def view(obj):
     out['blocked'] = bool(obj.get('blocked'))
     out['metadata'] = dict(obj.get('metadata') or {})
     return out
-
-
-def diff_view(settings, metadata, team_id):
-    return settings_diff_view(settings, metadata, PRESERVED_METADATA, team_id=team_id)
 
 
 def read_team_by_id(client, team_id):
@@ -169,8 +163,6 @@ def main():
     client = module.client
     params = module.params
     alias = params['team_alias']
-    desired = dict((k, params[k]) for k in KINDS)
-
     try:
         if params['team_id']:
             current = read_team_by_id(client, params['team_id'])
@@ -182,61 +174,9 @@ def main():
             current = found[0] if found else None
     except LiteLLMError as exc:
         module.fail_api(exc, team_alias=alias)
-
-    if params['state'] == 'absent':
-        if current is None:
-            module.exit_json(changed=False)
-        team_id = current['team_id']
-        diff = make_diff(diff_view(dict((k, current.get(k)) for k in KINDS), current.get('metadata'), team_id),
-                         {'state': 'absent'})
-        if not module.check_mode:
-            try:
-                client.post('/team/delete', {'team_ids': [team_id]})
-            except LiteLLMError as exc:
-                module.fail_api(exc, team_alias=alias, team_id=team_id)
-        module.exit_json(changed=True, team=view(current), diff=diff)
-
-    if current is None:
-        team_id = params['team_id'] or str(uuid.uuid4())
-        body = dict((k, v) for k, v in desired.items() if v is not None)
-        body['team_id'] = team_id
-        body['metadata'] = dict(params['metadata'] or {})
-        diff = make_diff({'state': 'absent'}, diff_view(desired, body['metadata'], team_id))
-        if not module.check_mode:
-            try:
-                client.post('/team/new', body)
-            except LiteLLMError as exc:
-                try:
-                    created = read_team_by_id(client, team_id) if (exc.ambiguous or exc.attempts > 1) else None
-                except LiteLLMError:
-                    created = None
-                if created is None or created.get('team_alias') != alias:
-                    module.fail_api(exc, team_alias=alias)
-        module.exit_json(changed=True, team=view(body), diff=diff)
-
-    team_id = current['team_id']
-    have = dict((k, current.get(k)) for k in KINDS)
-    changes = changed_settings(have, desired, KINDS)
-    meta_changed, new_meta = plan_metadata(current.get('metadata'), params['metadata'], params['purge_metadata'],
-                                           preserved=PRESERVED_METADATA)
-    final = dict(current)
-    final.update(changes)
-    final['metadata'] = new_meta
-    if not changes and not meta_changed:
-        module.exit_json(changed=False, team=view(final))
-    after = dict(have)
-    after.update(changes)
-    diff = make_diff(diff_view(have, current.get('metadata'), team_id), diff_view(after, new_meta, team_id))
-    if not module.check_mode:
-        body = dict(changes)
-        body['team_id'] = team_id
-        if meta_changed:
-            body['metadata'] = new_meta
-        try:
-            client.post('/team/update', body)
-        except LiteLLMError as exc:
-            module.fail_api(exc, team_alias=alias, team_id=team_id)
-    module.exit_json(changed=True, team=view(final), diff=diff)
+    spec = EntitySpec('team', 'team_id', KINDS, PRESERVED_METADATA, view, read_team_by_id,
+                      created_matches=lambda created: created.get('team_alias') == alias)
+    ensure_entity(module, spec, current, params['team_id'] or str(uuid.uuid4()), context={'team_alias': alias})
 
 
 if __name__ == '__main__':

@@ -111,13 +111,11 @@ user:
 
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
     LITELLM_METADATA_FIELDS,
+    EntitySpec,
     LiteLLMError,
     LiteLLMModule,
-    changed_settings,
-    make_diff,
-    plan_metadata,
+    ensure_entity,
     read_info,
-    settings_diff_view,
 )
 
 KINDS = dict(
@@ -132,10 +130,6 @@ def view(obj):
     out['models'] = list(obj.get('models') or [])
     out['metadata'] = dict(obj.get('metadata') or {})
     return out
-
-
-def diff_view(user_id, settings, metadata):
-    return settings_diff_view(settings, metadata, LITELLM_METADATA_FIELDS, user_id=user_id)
 
 
 def read_user(client, user_id):
@@ -159,71 +153,15 @@ def main():
         purge_metadata=dict(type='bool', default=False),
     )
     module = LiteLLMModule(argument_spec=argspec, supports_check_mode=True)
-    client = module.client
-    params = module.params
-    user_id = params['user_id']
-    desired = dict((k, params[k]) for k in KINDS)
-
+    user_id = module.params['user_id']
     try:
-        current = read_user(client, user_id)
+        current = read_user(module.client, user_id)
     except LiteLLMError as exc:
         module.fail_api(exc, user_id=user_id)
-
-    if params['state'] == 'absent':
-        if current is None:
-            module.exit_json(changed=False)
-        diff = make_diff(diff_view(user_id, dict((k, current.get(k)) for k in KINDS), current.get('metadata')),
-                         {'state': 'absent'})
-        if not module.check_mode:
-            try:
-                client.post('/user/delete', {'user_ids': [user_id]})
-            except LiteLLMError as exc:
-                module.fail_api(exc, user_id=user_id)
-        module.exit_json(changed=True, user=view(current), diff=diff)
-
-    if current is None:
-        body = dict((k, v) for k, v in desired.items() if v is not None)
-        body['user_id'] = user_id
-        body['metadata'] = dict(params['metadata'] or {})
-        body['auto_create_key'] = False
-        diff = make_diff({'state': 'absent'}, diff_view(user_id, desired, body['metadata']))
-        if not module.check_mode:
-            try:
-                client.post('/user/new', body)
-            except LiteLLMError as exc:
-                # A retried creation may have been applied by an earlier attempt.
-                try:
-                    created = read_user(client, user_id) if (exc.ambiguous or exc.attempts > 1) else None
-                except LiteLLMError:
-                    created = None
-                if created is None:
-                    module.fail_api(exc, user_id=user_id)
-        result = dict(body)
-        result.pop('auto_create_key')
-        module.exit_json(changed=True, user=view(result), diff=diff)
-
-    have = dict((k, current.get(k)) for k in KINDS)
-    changes = changed_settings(have, desired, KINDS)
-    meta_changed, new_meta = plan_metadata(current.get('metadata'), params['metadata'], params['purge_metadata'],
-                                           preserved=LITELLM_METADATA_FIELDS)
-    final = dict(current)
-    final.update(changes)
-    final['metadata'] = new_meta
-    if not changes and not meta_changed:
-        module.exit_json(changed=False, user=view(final))
-    after = dict(have)
-    after.update(changes)
-    diff = make_diff(diff_view(user_id, have, current.get('metadata')), diff_view(user_id, after, new_meta))
-    if not module.check_mode:
-        body = dict(changes)
-        body['user_id'] = user_id
-        if meta_changed:
-            body['metadata'] = new_meta
-        try:
-            client.post('/user/update', body)
-        except LiteLLMError as exc:
-            module.fail_api(exc, user_id=user_id)
-    module.exit_json(changed=True, user=view(final), diff=diff)
+    # auto_create_key: LiteLLM would otherwise make a key for every new user.
+    spec = EntitySpec('user', 'user_id', KINDS, LITELLM_METADATA_FIELDS, view, read_user,
+                      create_extra={'auto_create_key': False})
+    ensure_entity(module, spec, current, user_id, context={'user_id': user_id})
 
 
 if __name__ == '__main__':
