@@ -39,3 +39,16 @@ def database(host):
         "proxy_env_file": "/etc/litellm/litellm.env" if variables["litellm_deploy_mode"] == "compose"
         else "/etc/default/litellm",
     }
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests of a module that names its hosts (ONLY_HOSTS) for every other host."""
+    selected, deselected = [], []
+    for item in items:
+        only = getattr(item.module, "ONLY_HOSTS", None)
+        spec = getattr(item, "callspec", None)
+        host = getattr(spec.params.get("_testinfra_host"), "backend", None) if spec else None
+        (deselected if only and getattr(host, "host", None) not in only else selected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected

@@ -23,8 +23,9 @@ CHECK_SCRIPT = PROJECT_DIR / "roles" / "litellm_service" / "files" / "litellm-mi
 VENV = "/opt/sacred-brain/venvs/litellm-1.108.7"
 ACTIVE_VENV = "/opt/sacred-brain/.venv"
 EXTRAS = "import litellm_proxy_extras, os; print(os.path.dirname(litellm_proxy_extras.__file__))"
-# Prisma is set up by Ansible for the native (venv) gateway only; compose uses the image's.
-testinfra_hosts = ["ansible://litellm-db-native"]
+# Prisma is set up by Ansible for the native (venv) gateway only; compose uses
+# the image's. conftest.py deselects these tests for the other hosts.
+ONLY_HOSTS = ("litellm-db-native",)
 LEDGER_DDL = (
     'CREATE TABLE "_prisma_migrations" (id varchar(36) PRIMARY KEY, migration_name varchar(255) NOT NULL, '
     "finished_at timestamptz, rolled_back_at timestamptz)"
