@@ -8,10 +8,8 @@ test modules collected by test_shared_*.py import it, with one that
 - fails when a database password appears in the output of any run.
 """
 
-import os
 import re
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +23,7 @@ PROJECT_DIR = gateway_helpers.PROJECT_DIR
 CONVERGE = gateway_helpers.CONVERGE
 RESTORE = PROJECT_DIR / "playbooks" / "restore.yml"
 recap = gateway_helpers.recap
+assert_stopped_in_preflight = gateway_helpers.assert_stopped_in_preflight
 api = gateway_helpers.api
 
 DATABASE_ENV = "/etc/litellm/database.env"
@@ -44,19 +43,12 @@ def read_database_env(host):
                 if re.match(r"^[A-Z_]+=", line))
 
 
+_run_shared_playbook = gateway_helpers.run_playbook
+
+
 def run_playbook(*args, playbook=CONVERGE):
-    """Run a playbook against the host under test from the controller."""
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    env = dict(os.environ)
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", f"{PROJECT_DIR}/.collections")
-    env["ANSIBLE_ROLES_PATH"] = str(PROJECT_DIR / "roles")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    env["ANSIBLE_CONFIG"] = str(PROJECT_DIR / "ansible.cfg")
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), "--limit", current["name"], str(playbook), *args],
-        capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=900, check=False,
-    )
+    """Run a playbook against the host under test only, and check that no database password is in its output."""
+    result = _run_shared_playbook(*args, playbook=playbook, limit=current["name"])
     output = result.stdout + result.stderr
     for password in passwords.values():
         assert not password or password not in output, f"a database password is in the output of {playbook.name} {args}"

@@ -4,7 +4,7 @@ bad database input that stops in preflight with nothing changed."""
 import json
 
 import pytest
-from database_helpers import BACKUP_DIR, DATABASE_ENV, psql, recap, run_playbook
+from database_helpers import BACKUP_DIR, DATABASE_ENV, assert_stopped_in_preflight, psql, recap, run_playbook
 
 STATE_CMD = (
     "find /etc/litellm /etc/default/litellm /opt/sacred-brain/ops /etc/systemd/system /usr/local/sbin "
@@ -42,9 +42,5 @@ BAD_INPUTS = {
 def test_bad_database_input_fails_before_any_change(host, extra_vars, expected):
     before = host.run(STATE_CMD).stdout
     result = run_playbook("-e", json.dumps(extra_vars))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-3000:]
-    assert expected in output, output[-3000:]
-    assert recap(output)["changed"] == 0, output[-3000:]
-    assert "pw-in-url-0000" not in output
+    assert_stopped_in_preflight(result, expected, ["pw-in-url-0000"])
     assert host.run(STATE_CMD).stdout == before

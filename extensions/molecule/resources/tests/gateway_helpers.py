@@ -33,8 +33,8 @@ def _quote(arg):
     return "'" + str(arg).replace("'", "'\"'\"'") + "'"
 
 
-def run_playbook(*args):
-    """Run the converge playbook against the scenario's instance from the controller."""
+def run_playbook(*args, playbook=CONVERGE, limit=None):
+    """Run a playbook (the converge playbook by default) against the scenario's instances from the controller."""
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     env = dict(os.environ)
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", f"{PROJECT_DIR}/.collections")
@@ -42,10 +42,21 @@ def run_playbook(*args):
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
     env["ANSIBLE_CONFIG"] = str(PROJECT_DIR / "ansible.cfg")
+    command = ["ansible-playbook", "-i", str(inventory)] + (["--limit", limit] if limit else [])
     return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(CONVERGE), *args],
+        command + [str(playbook), *args],
         capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=900, check=False,
     )
+
+
+def assert_stopped_in_preflight(result, expected, secrets=()):
+    """A run with bad input: failed naming the problem, with changed=0 and no secret in its output."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert expected in output, output[-3000:]
+    assert recap(output)["changed"] == 0, output[-3000:]
+    for secret in secrets:
+        assert secret not in output
 
 
 def recap(output):
