@@ -255,65 +255,64 @@ class Store:
     def repoint_deprecated(self, old_active: str, new_active: str) -> None:
         self._exec("UPDATE deprecated_keys SET active_token_id = ? WHERE active_token_id = ?", (new_active, old_active))
 
-    # -------------------------------------------------------------------- users
-    def get_user(self, user_id: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT doc FROM users WHERE user_id = ?", (user_id,))
+    # ---------------------------------------- users, budgets, teams: one JSON doc a row
+    # Table and column names below are this module's constants, never input.
+    def _get_doc(self, table: str, id_column: str, value: str) -> dict[str, Any] | None:
+        rows = self._query(f"SELECT doc FROM {table} WHERE {id_column} = ?", (value,))
         return json.loads(rows[0]["doc"]) if rows else None
+
+    def _put_doc(self, table: str, id_column: str, columns: tuple[str, ...], row: Mapping[str, Any]) -> None:
+        """Insert or replace a row; `columns` are indexed copies of fields (created_at is kept on update)."""
+        names = (id_column,) + columns + ("doc",)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns + ("doc",) if c != "created_at")
+        self._exec(
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
+            f"ON CONFLICT({id_column}) DO UPDATE SET {updates}",
+            (row[id_column],) + tuple(row.get(c) for c in columns) + (_dumps(row),),
+        )
+
+    def _delete_docs(self, table: str, id_column: str, values: Iterable[str]) -> int:
+        ids = list(values)
+        if not ids:
+            return 0
+        return self._exec(f"DELETE FROM {table} WHERE {id_column} IN ({','.join('?' for _ in ids)})", ids)
+
+    def _all_docs(self, table: str, order: str) -> list[dict[str, Any]]:
+        return [json.loads(r["doc"]) for r in self._query(f"SELECT doc FROM {table} ORDER BY {order}")]
+
+    def get_user(self, user_id: str) -> dict[str, Any] | None:
+        return self._get_doc("users", "user_id", user_id)
 
     def find_user_by_email(self, email: str) -> dict[str, Any] | None:
         rows = self._query("SELECT doc FROM users WHERE lower(user_email) = lower(?) LIMIT 1", (email.strip(),))
         return json.loads(rows[0]["doc"]) if rows else None
 
     def put_user(self, row: Mapping[str, Any]) -> None:
-        self._exec(
-            "INSERT INTO users (user_id, user_email, user_role, created_at, doc) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(user_id) DO UPDATE SET user_email = excluded.user_email, user_role = excluded.user_role, "
-            "doc = excluded.doc",
-            (row["user_id"], row.get("user_email"), row.get("user_role"), row.get("created_at"), _dumps(row)),
-        )
+        self._put_doc("users", "user_id", ("user_email", "user_role", "created_at"), row)
 
     def delete_users(self, user_ids: Iterable[str]) -> int:
-        ids = list(user_ids)
-        if not ids:
-            return 0
-        return self._exec(f"DELETE FROM users WHERE user_id IN ({','.join('?' for _ in ids)})", ids)
+        return self._delete_docs("users", "user_id", user_ids)
 
     def all_users(self) -> list[dict[str, Any]]:
-        return [json.loads(r["doc"]) for r in self._query("SELECT doc FROM users ORDER BY created_at DESC, user_id")]
+        return self._all_docs("users", "created_at DESC, user_id")
 
-    # ------------------------------------------------------------------ budgets
     def get_budget(self, budget_id: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT doc FROM budgets WHERE budget_id = ?", (budget_id,))
-        return json.loads(rows[0]["doc"]) if rows else None
+        return self._get_doc("budgets", "budget_id", budget_id)
 
     def put_budget(self, row: Mapping[str, Any]) -> None:
-        self._exec(
-            "INSERT INTO budgets (budget_id, doc) VALUES (?, ?) "
-            "ON CONFLICT(budget_id) DO UPDATE SET doc = excluded.doc",
-            (row["budget_id"], _dumps(row)),
-        )
+        self._put_doc("budgets", "budget_id", (), row)
 
-    # -------------------------------------------------------------------- teams
     def get_team(self, team_id: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT doc FROM teams WHERE team_id = ?", (team_id,))
-        return json.loads(rows[0]["doc"]) if rows else None
+        return self._get_doc("teams", "team_id", team_id)
 
     def put_team(self, row: Mapping[str, Any]) -> None:
-        self._exec(
-            "INSERT INTO teams (team_id, team_alias, organization_id, created_at, doc) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(team_id) DO UPDATE SET team_alias = excluded.team_alias, "
-            "organization_id = excluded.organization_id, doc = excluded.doc",
-            (row["team_id"], row.get("team_alias"), row.get("organization_id"), row.get("created_at"), _dumps(row)),
-        )
+        self._put_doc("teams", "team_id", ("team_alias", "organization_id", "created_at"), row)
 
     def delete_teams(self, team_ids: Iterable[str]) -> int:
-        ids = list(team_ids)
-        if not ids:
-            return 0
-        return self._exec(f"DELETE FROM teams WHERE team_id IN ({','.join('?' for _ in ids)})", ids)
+        return self._delete_docs("teams", "team_id", team_ids)
 
     def all_teams(self) -> list[dict[str, Any]]:
-        return [json.loads(r["doc"]) for r in self._query("SELECT doc FROM teams ORDER BY created_at, team_id")]
+        return self._all_docs("teams", "created_at, team_id")
 
     def count_keys(self) -> int:
         return int(self._query("SELECT COUNT(*) AS n FROM keys")[0]["n"])
