@@ -37,10 +37,11 @@ def timed(cmd):
 
 
 def inventory(scenario):
-    matches = sorted(Path.home().glob(f".ansible/tmp/molecule.*.{scenario}/inventory"))
+    # One ephemeral directory per checkout (clones too): the one just converged is the newest.
+    matches = [p for p in Path.home().glob(f".ansible/tmp/molecule.*.{scenario}/inventory") if (p / "host_vars").is_dir()]
     if not matches:
         sys.exit("no molecule inventory found")
-    return str(matches[-1])
+    return str(max(matches, key=lambda p: (p / "ansible_inventory.yml").stat().st_mtime))
 
 
 def time_to_healthy(instance, unit):
