@@ -114,13 +114,18 @@ def _check_master_key(key, min_length, problems, variable="litellm_env_master_ke
         problems.append(f"{variable} is weak: too few distinct characters")
 
 
+def _image_tag(image):
+    """The tag and digest of an image reference ('' where absent)."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    return (last.partition(":")[2] if ":" in last else ""), digest
+
+
 def _check_image(image, problems):
     if not isinstance(image, str) or not image:
         problems.append("litellm_compose_image must be an image reference with a pinned tag")
         return
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.partition(":")[2] if ":" in last else ""
+    tag, digest = _image_tag(image)
     if not tag and not digest:
         problems.append(f"litellm_compose_image '{image}' has no tag: pin a reviewed version tag")
     elif tag in ("latest", "main-latest", "main-stable") and not digest:
@@ -140,9 +145,7 @@ def _check_database_image(image, problems):
     if not isinstance(image, str) or not image:
         problems.append("litellm_database_image must be an image reference with a pinned tag")
         return
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.partition(":")[2] if ":" in last else ""
+    tag, digest = _image_tag(image)
     if not digest and tag in ("", "latest"):
         problems.append(f"litellm_database_image '{image}' has no pinned tag: pin a reviewed version tag")
 

@@ -59,36 +59,36 @@ def steps_of(run: Any, tag: str, changes: bool = True) -> list[dict]:
     return steps
 
 
+def create_update_remove(ansible: Any, proxy: Any, module: str, what: str, args: dict, update: dict,
+                         info_path: str, remove: dict) -> dict:
+    """Four steps each to create, update (reading the entity back afterwards) and remove; returns the info read."""
+    run = ansible.tasks(
+        four_steps(module, args, what, proxy, "create")
+        + four_steps(module, dict(args, **update), what, proxy, "update")
+        + [api_task(proxy, "GET", info_path, "info")]
+        + four_steps(module, dict(remove, state="absent"), what, proxy, "remove"))
+    for tag in ("create", "update", "remove"):
+        steps_of(run, tag)
+    return run["info"]["json"]
+
+
 def test_litellm_team(ansible, proxy, name):
     args = {"team_alias": name("team"), "team_id": name("team"), "max_budget": 100, "budget_duration": "30d",
             "models": ["fake-model"], "tpm_limit": 10000, "rpm_limit": 60, "metadata": {"cost_center": "4711"}}
-    run = ansible.tasks(
-        four_steps("litellm_team", args, "teams", proxy, "create")
-        + four_steps("litellm_team", dict(args, max_budget=150), "teams", proxy, "update")
-        + [api_task(proxy, "GET", f"/team/info?team_id={args['team_id']}", "info")]
-        + four_steps("litellm_team", {"team_alias": args["team_alias"], "state": "absent"}, "teams", proxy, "remove"))
-    steps_of(run, "create")
-    steps_of(run, "update")
-    team = run["info"]["json"]["team_info"]
+    info = create_update_remove(ansible, proxy, "litellm_team", "teams", args, {"max_budget": 150},
+                                f"/team/info?team_id={args['team_id']}", {"team_alias": args["team_alias"]})
+    team = info["team_info"]
     assert (team["max_budget"], team["tpm_limit"], team["metadata"]["cost_center"]) == (150, 10000, "4711")
-    steps_of(run, "remove")
     assert proxy.call("GET", "/team/info", params={"team_id": args["team_id"]}).status == 404
 
 
 def test_litellm_user(ansible, proxy, name):
     args = {"user_id": name("user"), "user_email": "alice@example.org", "user_role": "internal_user",
             "max_budget": 25, "budget_duration": "30d", "models": ["fake-model"], "metadata": {"team": "a"}}
-    run = ansible.tasks(
-        four_steps("litellm_user", args, "users", proxy, "create")
-        + four_steps("litellm_user", dict(args, rpm_limit=30), "users", proxy, "update")
-        + [api_task(proxy, "GET", f"/user/info?user_id={args['user_id']}", "info")]
-        + four_steps("litellm_user", {"user_id": args["user_id"], "state": "absent"}, "users", proxy, "remove"))
-    steps_of(run, "create")
-    steps_of(run, "update")
-    info = run["info"]["json"]
+    info = create_update_remove(ansible, proxy, "litellm_user", "users", args, {"rpm_limit": 30},
+                                f"/user/info?user_id={args['user_id']}", {"user_id": args["user_id"]})
     assert (info["user_info"]["max_budget"], info["user_info"]["rpm_limit"]) == (25, 30)
     assert info["keys"] == []  # created without a key
-    steps_of(run, "remove")
     assert proxy.call("GET", "/user/info", params={"user_id": args["user_id"]}).status == 404
 
 
