@@ -32,6 +32,15 @@ BACKUP_UNIT = "litellm-database-backup"
 COMPOSE = "docker compose --project-name litellm --file /opt/sacred-brain/ops/compose/litellm/docker-compose.yml"
 DB_CONTAINER = "litellm-db-1"
 
+# What a run that stops in preflight must leave as it was.
+STATE_CMD = (
+    "find /etc/litellm /etc/default/litellm /opt/sacred-brain/ops /etc/systemd/system /usr/local/sbin "
+    f"{BACKUP_DIR} -maxdepth 3 -type f 2>/dev/null | sort | xargs sha256sum; "
+    f"stat -c '%n %a %U %G' /etc/litellm /etc/litellm/* {BACKUP_DIR}; "
+    "systemctl show -p ActiveEnterTimestamp litellm.service litellm-compose.service postgresql.service "
+    "litellm-database-backup.timer"
+)
+
 # Set by the autouse fixture in conftest.py: the host under test, and the
 # database password of every host seen so far.
 current = {}

@@ -17,7 +17,7 @@ import json
 import shlex
 
 import pytest
-from database_helpers import PROJECT_DIR, psql, recap, run_playbook
+from database_helpers import PROJECT_DIR, STATE_CMD, assert_stopped_in_preflight, psql, recap, run_playbook
 
 CHECK_SCRIPT = PROJECT_DIR / "roles" / "litellm_service" / "files" / "litellm-migrations-pending"
 VENV = "/opt/sacred-brain/venvs/litellm-1.108.7"
@@ -160,3 +160,11 @@ def test_a_failed_migration_job_stops_the_play_before_the_restart(host, database
     assert "litellm-migrate" not in host.file("/etc/systemd/system/litellm.service").content_string
     again = run_playbook()
     assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
+
+
+def test_bad_prisma_input_fails_before_any_change(host):
+    before = (host.run(STATE_CMD).stdout, proxy_state(host))
+    bad = {"litellm_database_connect_proxy": True, "litellm_venv_prisma_requirement": "prisma"}
+    result = run_playbook("-e", json.dumps(bad))
+    assert_stopped_in_preflight(result, "litellm_venv_prisma_requirement must pin the prisma package")
+    assert (host.run(STATE_CMD).stdout, proxy_state(host)) == before

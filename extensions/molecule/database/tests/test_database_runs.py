@@ -4,15 +4,8 @@ bad database input that stops in preflight with nothing changed."""
 import json
 
 import pytest
-from database_helpers import BACKUP_DIR, DATABASE_ENV, assert_stopped_in_preflight, psql, recap, run_playbook
+from database_helpers import DATABASE_ENV, STATE_CMD, assert_stopped_in_preflight, psql, recap, run_playbook
 
-STATE_CMD = (
-    "find /etc/litellm /etc/default/litellm /opt/sacred-brain/ops /etc/systemd/system /usr/local/sbin "
-    f"{BACKUP_DIR} -maxdepth 3 -type f 2>/dev/null | sort | xargs sha256sum; "
-    f"stat -c '%n %a %U %G' /etc/litellm /etc/litellm/* {BACKUP_DIR}; "
-    "systemctl show -p ActiveEnterTimestamp litellm.service litellm-compose.service postgresql.service "
-    "litellm-database-backup.timer"
-)
 
 
 def test_password_is_kept_across_runs(host, database):
