@@ -1,0 +1,432 @@
+"""Differential test: the admin-API stand-in against LiteLLM 1.108.7's real admin API.
+
+The same sequence of requests goes to both sides: the stand-in (started here
+with ``run_standin``, with the real side's master key and model names) and the
+real proxy named by ``LITELLM_TEST_URL`` / ``LITELLM_TEST_MASTER_KEY`` (start it
+with ``scripts/real-admin-api.sh start``, which prints both lines).  The test
+fails on any difference in
+
+* the HTTP status code,
+* the response shape: the set of keys, recursively, and the JSON type of every
+  value (``null``, bool, number, string, list, object),
+* the values that do not legitimately differ: everything except secrets, hashes,
+  ids the server makes up and timestamps (``VARYING``); a side's own key values,
+  hashes and ids are replaced by placeholders first, also inside messages.
+
+Without ``LITELLM_TEST_URL`` the test fails and says how to start the real API;
+``LITELLM_REAL_API=0`` skips it instead (for machines that cannot run it).
+Everything it creates is named ``it-diff-...`` and removed again (the
+integration conftest also sweeps ``it-`` names off a real proxy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.standin.fixture import RemoteProxy, Reply, remote_proxy_from_env, run_standin
+
+REAL_API_OFF = os.environ.get("LITELLM_REAL_API", "").strip().lower() in ("0", "false", "no", "off")
+START_HINT = (
+    "the differential test needs LiteLLM's real admin API: start it with `scripts/real-admin-api.sh start` "
+    "and export the LITELLM_TEST_URL=... and LITELLM_TEST_MASTER_KEY=... lines it prints "
+    "(or set LITELLM_REAL_API=0 to skip this test on a machine that cannot run it)"
+)
+
+pytestmark = pytest.mark.skipif(
+    REAL_API_OFF, reason="LITELLM_REAL_API=0: the differential test against LiteLLM's real admin API is switched off"
+)
+
+# Fields whose values legitimately differ between two servers (secrets, hashes, generated ids, clocks).
+# Their JSON type is still compared.
+VARYING = frozenset(
+    {
+        "key",
+        "token",
+        "token_id",
+        "key_name",
+        "expires",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "budget_reset_at",
+        "settings_updated_at",
+        "last_active",
+        "last_rotation_at",
+        "key_rotation_at",
+        "budget_id",
+        "object_permission_id",
+        "id",
+        "deleted_by_api_key",
+        "reset_at",
+    }
+)
+WRONG_MASTER_KEY = "sk-wrong-master-key-0123456789"
+
+
+# ----------------------------------------------------------------------------- shape and value comparison
+def _type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def compare(a: Any, b: Any, path: str = "$", varying: bool = False) -> list[str]:
+    """Differences between two normalised JSON values: keys, types and (outside VARYING) values."""
+    ta, tb = _type(a), _type(b)
+    if ta != tb:
+        return [f"{path}: type {ta} (stand-in) != {tb} (real): {_short(a)} != {_short(b)}"]
+    if ta == "object":
+        out = []
+        for name in sorted(set(a) | set(b)):
+            sub = f"{path}.{name}"
+            if name not in b:
+                out.append(f"{sub}: only in the stand-in ({_short(a[name])})")
+            elif name not in a:
+                out.append(f"{sub}: only in the real API ({_short(b[name])})")
+            else:
+                out += compare(a[name], b[name], sub, varying or name in VARYING)
+        return out
+    if ta == "list":
+        out = []
+        if len(a) != len(b):
+            out.append(f"{path}: {len(a)} items (stand-in) != {len(b)} (real)")
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += compare(x, y, f"{path}[{i}]", varying)
+        return out
+    if not varying and a != b:
+        return [f"{path}: value {_short(a)} (stand-in) != {_short(b)} (real)"]
+    return []
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# ----------------------------------------------------------------------------- the two sides
+@dataclass
+class Side:
+    """One server plus what this run learnt from its answers (keys, hashes, ids)."""
+
+    name: str
+    proxy: Any
+    ctx: dict[str, Any] = field(default_factory=dict)
+
+    def placeholders(self) -> list[tuple[str, str]]:
+        """(value, placeholder) pairs, longest first, for the values that differ between sides."""
+        pairs = [(str(v), f"<{k}>") for k, v in self.ctx.items() if isinstance(v, str) and len(v) >= 8]
+        pairs.append((self.proxy.master_key, "<master_key>"))
+        return sorted(pairs, key=lambda p: -len(p[0]))
+
+    def normalise(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: self.normalise(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.normalise(v) for v in value]
+        if isinstance(value, str):
+            for raw, placeholder in self.placeholders():
+                value = value.replace(raw, placeholder)
+            # sha256 hashes and masked keys this run did not capture
+            value = re.sub(r"\b[0-9a-f]{64}\b", "<hash>", value)
+            value = re.sub(r"sk-\.\.\.[A-Za-z0-9_-]{4}", "sk-...<last4>", value)
+            return value
+        return value
+
+
+@dataclass
+class Step:
+    """One request.  ``body``/``path``/``params`` may be callables of the side's context."""
+
+    name: str
+    method: str
+    path: str | Callable[[dict[str, Any]], str]
+    body: Any = None
+    params: Any = None
+    auth: str = "master"  # "master", "wrong", "none", or a context name holding a virtual key
+    raw_body: bytes | None = None
+    capture: Callable[[dict[str, Any], Any], None] | None = None
+    expect: int | None = None  # the status the real API is known to answer (documents the sequence)
+
+
+def _resolve(value: Any, ctx: dict[str, Any]) -> Any:
+    return value(ctx) if callable(value) else value
+
+
+def send(side: Side, step: Step) -> Reply:
+    key: Any
+    if step.auth == "master":
+        key = side.proxy.master_key
+    elif step.auth == "wrong":
+        key = WRONG_MASTER_KEY
+    elif step.auth == "none":
+        key = None
+    else:
+        key = side.ctx[step.auth]
+    return side.proxy.call(
+        step.method,
+        _resolve(step.path, side.ctx),
+        _resolve(step.body, side.ctx),
+        params=_resolve(step.params, side.ctx),
+        raw_body=step.raw_body,
+        key=key,
+    )
+
+
+def _set(name: str, *path: str) -> Callable[[dict[str, Any], Any], None]:
+    def capture(ctx: dict[str, Any], body: Any) -> None:
+        value = body
+        for part in path:
+            value = value[part]
+        ctx[name] = value
+
+    return capture
+
+
+def steps(s: str, model: str) -> list[Step]:
+    """The sequence; ``s`` is this run's unique suffix (the same on both sides)."""
+    alias = f"it-diff-{s}"
+    user = f"it-diff user {s}"  # a space: /user/info decodes user_id with unquote, not unquote_plus
+    team = f"it-diff-team-{s}"
+    enc_user = urllib.parse.quote(user)
+    return [
+        # ------------------------------------------------------------------ keys
+        Step(
+            "key generate (alias, models, metadata, budget, duration)",
+            "POST",
+            "/key/generate",
+            {
+                "key_alias": alias,
+                "models": [model],
+                "metadata": {"owner": "diff", "n": 1},
+                "max_budget": 10.0,
+                "duration": "30d",
+            },
+            capture=lambda c, b: c.update(key=b["key"], token=b["token"]),
+            expect=200,
+        ),
+        Step("key generate: duplicate alias", "POST", "/key/generate", {"key_alias": alias}, expect=400),
+        Step(
+            "key generate: chosen key",
+            "POST",
+            "/key/generate",
+            {"key": f"sk-diff-chosen-{s}", "key_alias": f"{alias}-chosen"},
+            capture=lambda c, b: c.update(chosen_token=b["token"]),
+            expect=200,
+        ),
+        Step("key generate: chosen key too short", "POST", "/key/generate", {"key": "sk-short"}, expect=400),
+        Step("key generate: chosen key without sk-", "POST", "/key/generate", {"key": f"nope-{s}-0123456789"}),
+        Step(
+            "key generate: soft budget, budget_duration, tpm/rpm, object_permission",
+            "POST",
+            "/key/generate",
+            {
+                "key_alias": f"{alias}-soft",
+                "soft_budget": 2.5,
+                "budget_duration": "30d",
+                "tpm_limit": 1000,
+                "rpm_limit": 10,
+                "object_permission": {"vector_stores": ["vs-diff"]},
+            },
+            capture=lambda c, b: c.update(soft_key=b["key"], soft_token=b["token"]),
+            expect=200,
+        ),
+        Step("key info: soft budget key", "GET", "/key/info", params=lambda c: {"key": c["soft_key"]}),
+        Step(
+            "key update (metadata, max_budget)",
+            "POST",
+            "/key/update",
+            lambda c: {"key": c["key"], "metadata": {"owner": "diff", "n": 2}, "max_budget": 20.0},
+            expect=200,
+        ),
+        Step("key update by alias", "POST", "/key/update", {"key_alias": alias, "tpm_limit": 500}, expect=200),
+        Step("key update: unknown key", "POST", "/key/update", {"key": f"sk-diff-missing-{s}", "max_budget": 1.0}),
+        Step("key info", "GET", "/key/info", params=lambda c: {"key": c["key"]}, expect=200),
+        Step("key info by hash", "GET", "/key/info", params=lambda c: {"key": c["token"]}, expect=200),
+        Step("key info: unknown key", "GET", "/key/info", params={"key": f"sk-diff-missing-{s}"}),
+        Step("key info: the key itself", "GET", "/key/info", auth="key"),
+        Step("key list by alias", "GET", "/key/list", params={"key_alias": alias}, expect=200),
+        Step(
+            "key list by alias, full objects",
+            "GET",
+            "/key/list",
+            params={"key_alias": alias, "return_full_object": "true"},
+            expect=200,
+        ),
+        Step("key list: bad size", "GET", "/key/list", params={"size": 0}, expect=422),
+        Step("key regenerate (path), no licence", "POST", lambda c: f"/key/{c['key']}/regenerate", {}, expect=500),
+        Step("key regenerate (body), no licence", "POST", "/key/regenerate", lambda c: {"key": c["key"]}, expect=500),
+        Step("key delete", "POST", "/key/delete", lambda c: {"keys": [c["key"]]}, expect=200),
+        Step("key delete again", "POST", "/key/delete", lambda c: {"keys": [c["key"]]}, expect=404),
+        Step("key info: deleted key", "GET", "/key/info", params=lambda c: {"key": c["key"]}, expect=200),
+        Step("key delete by alias", "POST", "/key/delete", {"key_aliases": [f"{alias}-chosen"]}, expect=200),
+        Step("key delete: soft budget key", "POST", "/key/delete", lambda c: {"keys": [c["soft_key"]]}, expect=200),
+        # ----------------------------------------------------------------- users
+        Step(
+            "user new (space in user_id)",
+            "POST",
+            "/user/new",
+            {"user_id": user, "user_email": f"it-diff-{s}@example.com", "metadata": {"team": "diff"}},
+            capture=lambda c, b: c.update(user_key=b["key"]),
+            expect=200,
+        ),
+        Step("user new: duplicate", "POST", "/user/new", {"user_id": user}, expect=409),
+        Step("user info (%20)", "GET", f"/user/info?user_id={enc_user}", expect=200),
+        Step("user info ('+' for the space)", "GET", "/user/info", params={"user_id": user}),
+        Step(
+            "user update metadata",
+            "POST",
+            "/user/update",
+            {"user_id": user, "metadata": {"team": "diff", "n": 2}, "max_budget": 5.0},
+            expect=200,
+        ),
+        Step("user info after update", "GET", f"/user/info?user_id={enc_user}", expect=200),
+        Step("user info: unknown user", "GET", "/user/info", params={"user_id": f"it-diff-nobody-{s}"}),
+        # ----------------------------------------------------------------- teams
+        Step(
+            "team new",
+            "POST",
+            "/team/new",
+            {"team_id": team, "team_alias": f"it-diff-{s}", "metadata": {"env": "diff"}, "max_budget": 50.0},
+            expect=200,
+        ),
+        Step("team new: duplicate", "POST", "/team/new", {"team_id": team}, expect=400),
+        Step(
+            "key generate for user and team",
+            "POST",
+            "/key/generate",
+            {"key_alias": f"{alias}-team", "user_id": user, "team_id": team},
+            capture=lambda c, b: c.update(team_key=b["key"], team_token=b["token"]),
+            expect=200,
+        ),
+        Step("team info", "GET", "/team/info", params={"team_id": team}, expect=200),
+        Step(
+            "team update",
+            "POST",
+            "/team/update",
+            {"team_id": team, "metadata": {"env": "diff", "n": 2}, "max_budget": 60.0},
+            expect=200,
+        ),
+        Step("team info after update", "GET", "/team/info", params={"team_id": team}, expect=200),
+        Step("user info with a key and a team", "GET", f"/user/info?user_id={enc_user}", expect=200),
+        Step("team update: unknown team", "POST", "/team/update", {"team_id": f"it-diff-noteam-{s}"}),
+        Step("team delete", "POST", "/team/delete", {"team_ids": [team]}, expect=200),
+        Step("team delete again", "POST", "/team/delete", {"team_ids": [team]}),
+        Step("team info: deleted team", "GET", "/team/info", params={"team_id": team}),
+        Step("key info: deleted with its team", "GET", "/key/info", params=lambda c: {"key": c["team_key"]}),
+        Step("user delete", "POST", "/user/delete", {"user_ids": [user]}, expect=200),
+        Step("user info: deleted user", "GET", f"/user/info?user_id={enc_user}"),
+        # ------------------------------------------------------------- bad bodies
+        Step("bad body: not JSON", "POST", "/key/generate", raw_body=b"{not json", expect=422),
+        Step("bad body: a list", "POST", "/key/generate", [1, 2], expect=422),
+        Step("bad body: max_budget a string", "POST", "/key/generate", {"max_budget": "lots"}, expect=422),
+        Step("bad body: models not a list", "POST", "/key/generate", {"models": "fake"}, expect=422),
+        Step("bad body: user_id a number", "POST", "/user/new", {"user_id": 5}, expect=422),
+        Step("bad body: team_ids missing", "POST", "/team/delete", {}, expect=422),
+        Step("bad body: key/update without key or alias", "POST", "/key/update", {"max_budget": 1.0}),
+        Step("bad body: key/delete without keys", "POST", "/key/delete", {}),
+        # ------------------------------------------------------------------- auth
+        Step("wrong master key: key list", "GET", "/key/list", auth="wrong", expect=401),
+        Step("wrong master key: key generate", "POST", "/key/generate", {"key_alias": alias}, auth="wrong", expect=401),
+        Step("no key: key list", "GET", "/key/list", auth="none", expect=401),
+    ]
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def real_api() -> RemoteProxy:
+    remote = remote_proxy_from_env()
+    if remote is None:
+        pytest.fail(f"LITELLM_TEST_URL / LITELLM_TEST_MASTER_KEY are not set: {START_HINT}", pytrace=False)
+    try:
+        reply = remote.call("GET", "/health/readiness", key=None, timeout=10)
+    except OSError as exc:
+        pytest.fail(f"the real API at {remote.url} does not answer ({exc}): {START_HINT}", pytrace=False)
+    if reply.status != 200:
+        pytest.fail(f"the real API at {remote.url} is not ready ({reply}): {START_HINT}", pytrace=False)
+    return remote
+
+
+@pytest.fixture(scope="module")
+def real_models(real_api: RemoteProxy) -> list[str]:
+    status, body = real_api.call("GET", "/v1/models")
+    assert status == 200, body
+    models = [m["id"] for m in body["data"]]
+    assert models, "the real API serves no models"
+    return models
+
+
+@pytest.fixture(scope="module")
+def twin(real_api: RemoteProxy, real_models: list[str]) -> Iterator[Any]:
+    """A stand-in with the real side's master key and model names."""
+    with run_standin(master_key=real_api.master_key, models=real_models) as proxy:
+        yield proxy
+
+
+# ----------------------------------------------------------------------------- the test
+def run_sequence(standin_side: Side, real_side: Side, sequence: list[Step]) -> list[str]:
+    report: list[str] = []
+    for step in sequence:
+        answers = {}
+        for side in (standin_side, real_side):
+            reply = send(side, step)
+            body = reply.json if reply.json is not None or not reply.body else reply.text
+            if step.capture is not None and reply.status == 200:
+                step.capture(side.ctx, body)
+            answers[side.name] = (reply.status, body)
+        (s_status, s_body), (r_status, r_body) = answers["stand-in"], answers["real"]
+        problems = []
+        if s_status != r_status:
+            problems.append(f"status {s_status} (stand-in) != {r_status} (real)")
+        problems += compare(standin_side.normalise(s_body), real_side.normalise(r_body))
+        if problems:
+            report.append(
+                f"--- {step.name}: {step.method} {_resolve(step.path, real_side.ctx)}\n    "
+                + "\n    ".join(problems)
+                + f"\n    stand-in: {s_status} {_short(standin_side.normalise(s_body))}"
+                + f"\n    real:     {r_status} {_short(real_side.normalise(r_body))}"
+            )
+        if step.expect is not None and r_status != step.expect:
+            report.append(f"--- {step.name}: the real API answered {r_status}, the sequence expects {step.expect}")
+    return report
+
+
+def cleanup(side: Side, s: str) -> None:
+    proxy = side.proxy
+    for name in ("key", "soft_key", "team_key", "user_key"):
+        if name in side.ctx:
+            proxy.call("POST", "/key/delete", {"keys": [side.ctx[name]]})
+    proxy.call("POST", "/key/delete", {"key_aliases": [f"it-diff-{s}", f"it-diff-{s}-chosen", f"it-diff-{s}-team"]})
+    proxy.call("POST", "/team/delete", {"team_ids": [f"it-diff-team-{s}"]})
+    proxy.call("POST", "/user/delete", {"user_ids": [f"it-diff user {s}"]})
+
+
+def test_standin_answers_like_the_real_admin_api(twin: Any, real_api: RemoteProxy, real_models: list[str]) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    standin_side, real_side = Side("stand-in", twin), Side("real", real_api)
+    try:
+        report = run_sequence(standin_side, real_side, steps(suffix, real_models[0]))
+    finally:
+        cleanup(standin_side, suffix)
+        cleanup(real_side, suffix)
+    assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(
+        report
+    )
