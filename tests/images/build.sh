@@ -48,7 +48,7 @@ build_systemd_base() {
 
 # The requirements of every scenario's venv, prisma included (the database
 # scenario's native gateway); must match roles/litellm_venv/defaults.
-PRISMA_REQUIREMENT="prisma==0.15.0"
+PRISMA_REQUIREMENT="prisma==0.11.0"
 
 build_wheelhouse() {
   local dir="$CACHE_DIR/wheelhouse-$LITELLM_VERSION"

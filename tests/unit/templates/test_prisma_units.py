@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = """
@@ -63,7 +64,8 @@ def directives(unit):
 def test_native_proxy_with_database_migrates_first(tmp_path):
     proxy, migrate, facts = render(tmp_path, **NATIVE_DB)
     assert facts["enabled"] is True
-    assert facts["requirements"] == ["litellm[proxy]==1.108.7", "prisma==0.15.0"]
+    # F18: with a database the proxy refuses to start without prisma.
+    assert facts["requirements"] == ["litellm[proxy]==1.108.7", "prisma==0.11.0"]
 
     lines = directives(proxy)
     assert "After=network-online.target litellm-migrate.service" in lines
@@ -106,10 +108,31 @@ def test_the_serving_proxy_may_migrate_at_start_when_asked(tmp_path):
     {"litellm_database_mode": "none"},
     {"litellm_deploy_mode": "compose", "litellm_database_mode": "compose"},
 ], ids=["not-connected", "no-database", "compose"])
-def test_no_prisma_without_a_native_proxy_on_a_database(tmp_path, overrides):
+def test_no_prisma_setup_without_a_native_proxy_on_a_database(tmp_path, overrides):
     proxy, _, facts = render(tmp_path, **{**NATIVE_DB, **overrides})
     assert facts["enabled"] is False
-    assert facts["requirements"] == ["litellm[proxy]==1.108.7"]
+    # The package still goes into the venv (LiteLLM's auth error handlers import
+    # it: without it a missing key gets 500 text/plain, not 401), ungenerated.
+    assert facts["requirements"] == ["litellm[proxy]==1.108.7", "prisma==0.11.0"]
     if overrides.get("litellm_deploy_mode") != "compose":
         assert "litellm-migrate" not in proxy
         assert "PRISMA" not in proxy and "DISABLE_SCHEMA_UPDATE" not in proxy
+
+
+def test_prisma_is_pinned_to_what_litellm_pins():
+    """F14: LiteLLM 1.108.7's Prisma wrapper is written against prisma-client-py
+    0.11.0 (LiteLLM's own requirements pin prisma==0.11.0)."""
+    defaults = yaml.safe_load((ROOT / "roles" / "litellm_venv" / "defaults" / "main.yml").read_text())
+    assert defaults["litellm_venv_version"] == "1.108.7"
+    assert defaults["litellm_venv_prisma_requirement"] == "prisma==0.11.0"
+    spec = yaml.safe_load((ROOT / "roles" / "litellm_venv" / "meta" / "argument_specs.yml").read_text())
+    description = " ".join(spec["argument_specs"]["main"]["options"]["litellm_venv_prisma_requirement"]["description"])
+    # The CLI and engine build that prisma 0.11.0 runs (its prisma/_config.py).
+    assert "CLI 5.4.2" in description and "ac9d7041ed77bcc8a8dbd2ab6616b39013829574" in description
+
+
+def test_the_test_wheelhouse_holds_the_pinned_prisma():
+    """The scenarios install offline from tests/images/build.sh's wheelhouse."""
+    defaults = yaml.safe_load((ROOT / "roles" / "litellm_venv" / "defaults" / "main.yml").read_text())
+    build = (ROOT / "tests" / "images" / "build.sh").read_text()
+    assert f'PRISMA_REQUIREMENT="{defaults["litellm_venv_prisma_requirement"]}"' in build
