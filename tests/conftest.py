@@ -1,9 +1,11 @@
 """Shared pytest fixtures.
 
-``standin``: a fresh LiteLLM admin-API stand-in per test (SQLite in tmp_path),
-or -- when ``LITELLM_TEST_URL`` and ``LITELLM_TEST_MASTER_KEY`` are set -- a
-:class:`tests.standin.RemoteProxy` pointing at that real proxy.  On a real proxy
-``set_faults()`` / ``advance_clock()`` skip the test that calls them.
+``standin``: the admin API a test talks to.  When ``LITELLM_TEST_URL`` and
+``LITELLM_TEST_MASTER_KEY`` are set (``scripts/real-admin-api.sh exec -- pytest``,
+as ``make test`` runs it), LiteLLM's real admin API on PostgreSQL, through a
+fault-injecting reverse proxy of the test's own (:class:`tests.realapi.RealApi`:
+``set_faults()`` and ``advance_clock()`` work there too); otherwise a fresh
+admin-API stand-in per test (SQLite in tmp_path), as ``make check`` runs it.
 
 ``standin_enterprise``: same, started with ``--enterprise`` (on a real proxy,
 tests using it are skipped unless ``LITELLM_TEST_ENTERPRISE=1``).
@@ -25,16 +27,13 @@ if str(_REPO_ROOT) not in sys.path:
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from tests.realapi import admin_api  # noqa: E402
 from tests.standin.fixture import DEFAULT_MASTER_KEY, remote_proxy_from_env, run_standin  # noqa: E402
 
 
 @pytest.fixture
 def standin(tmp_path: Path) -> Iterator[object]:
-    remote = remote_proxy_from_env()
-    if remote is not None:
-        yield remote
-        return
-    with run_standin(db_path=tmp_path / "standin.db", master_key=DEFAULT_MASTER_KEY) as proxy:
+    with admin_api(tmp_path) as proxy:
         yield proxy
 
 

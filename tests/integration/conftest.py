@@ -1,6 +1,6 @@
-"""Fixtures of the integration tests (helpers in litellm_it.py): the proxy (the
-admin-API stand-in, or a real proxy with LITELLM_TEST_URL and
-LITELLM_TEST_MASTER_KEY), an ``ansible`` runner working in tmp_path, unique names."""
+"""Fixtures of the integration tests (helpers in litellm_it.py): the proxy (LiteLLM's
+real admin API behind a fault proxy with LITELLM_TEST_URL and LITELLM_TEST_MASTER_KEY,
+else the admin-API stand-in), an ``ansible`` runner working in tmp_path, unique names."""
 
 from __future__ import annotations
 
@@ -35,10 +35,11 @@ def name() -> Any:
 def clean_up_a_real_proxy() -> Any:
     """On a real proxy (LITELLM_TEST_URL), remove what the tests created (names start with it-)."""
     yield
+    from tests.realapi import real_api_configured
     from tests.standin.fixture import remote_proxy_from_env
 
     remote = remote_proxy_from_env()
-    if remote is None:
+    if remote is None or not real_api_configured():
         return
     status, body = remote.call("GET", "/key/list", params={"key_alias": "it-", "substring_matching": "true", "size": 100})
     tokens = [t for t in (body or {}).get("keys", []) if isinstance(t, str)]

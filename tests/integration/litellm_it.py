@@ -1,6 +1,7 @@
 """Helpers of the integration tests: real ``ansible-playbook`` runs on localhost
-against the admin-API stand-in (``standin`` fixture of tests/conftest.py) or,
-when LITELLM_TEST_URL and LITELLM_TEST_MASTER_KEY are set, a real proxy.
+against LiteLLM's real admin API through a fault proxy (when LITELLM_TEST_URL and
+LITELLM_TEST_MASTER_KEY are set, as ``make test`` does) or the admin-API stand-in
+(``standin`` fixture of tests/conftest.py).
 
 ``ansible`` runs playbooks from this checkout as the collection (ansible.cfg's
 collections_path), with the venv's Python as the interpreter (interpreter
@@ -193,13 +194,9 @@ def token_of(value: str) -> str:
 
 
 def pass_time(proxy: Any, seconds: float) -> None:
-    """Move the proxy's clock (stand-in) or wait (a real proxy)."""
-    if proxy.is_standin:
-        proxy.advance_clock(seconds)
-    else:
-        import time
-
-        time.sleep(seconds)
+    """Move the clock the modules read (the stand-in's, or the fault proxy's ``Date`` header
+    in front of the real API); never wait for time to pass."""
+    proxy.advance_clock(seconds)
 
 
 def assert_no_secret(text: str, *secrets: str) -> None:

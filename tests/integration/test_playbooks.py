@@ -50,8 +50,10 @@ class Story:
         self.env_file.write_text("WEBUI_NAME=Sacred Brain\nOPENAI_API_KEY=sk-placeholder-to-be-replaced\n")
         self.env_file.chmod(0o644)
         self.key_file.parent.mkdir()
-        self.due_days = 30 if proxy.is_standin else 0
-        self.grace = 3600 if proxy.is_standin else 20
+        # Time is moved, never waited for: keys become due and grace periods end on the clock the
+        # modules read (the stand-in's, or the fault proxy's Date header in front of the real API).
+        self.due_days = 30
+        self.grace = 3600
         a = self.alias
         self.vars = {
             "litellm_keys_api_url": proxy.url,
@@ -92,14 +94,10 @@ class Story:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory):
-    from tests.standin.fixture import DEFAULT_MASTER_KEY, remote_proxy_from_env, run_standin
+    from tests.realapi import admin_api
 
     tmp = tmp_path_factory.mktemp("story")
-    remote = remote_proxy_from_env()
-    if remote is not None:
-        yield Story(tmp, remote)
-        return
-    with run_standin(db_path=tmp / "standin.db", master_key=DEFAULT_MASTER_KEY) as proxy:
+    with admin_api(tmp) as proxy:
         yield Story(tmp, proxy)
 
 
@@ -187,8 +185,7 @@ def test_undeclared_keys_can_be_removed(made):
 def rotated(made):
     """rotate_keys.yml: check mode once keys are due, the rotation at -v, a re-run, the purge after the grace period."""
     s, proxy = made, made.proxy
-    if proxy.is_standin:
-        proxy.advance_clock((s.due_days + 1) * 86400)
+    proxy.advance_clock((s.due_days + 1) * 86400)
     s.snapshots["before_rotation"] = snapshot(proxy)
     s.run("rotate_check", "rotate_keys.yml", check=True, verbosity=1)
     s.snapshots["after_rotate_check"] = snapshot(proxy)
