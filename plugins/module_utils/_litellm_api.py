@@ -17,6 +17,7 @@ modules need no extra Python package on the host that runs them.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ast
 import base64
 import copy
 import datetime
@@ -70,6 +71,12 @@ LITELLM_METADATA_FIELDS = frozenset((
     'service_account_id',
 ))
 
+# Metadata keys LiteLLM's SCIM provisioning keeps in a user's metadata
+# (management_endpoints/scim/scim_v2.py: _build_scim_metadata). /user/info and
+# /user/list hide the last three (_redact_scim_enterprise_metadata).
+SCIM_METADATA_FIELDS = frozenset(('scim_metadata', 'scim_active', 'scim_enterprise', 'scim_entitlements', 'scim_roles'))
+SCIM_HIDDEN_METADATA_FIELDS = frozenset(('scim_enterprise', 'scim_entitlements', 'scim_roles'))
+
 # Metadata keys written by litellm_key_rotate to link key generations.
 ROTATION_METADATA_FIELDS = frozenset(('rotation', 'retire_at'))
 
@@ -93,8 +100,10 @@ class LiteLLMError(Exception):
     been applied although no usable answer came back (timeouts, 5xx, resets).
     """
 
-    def __init__(self, msg, status=None, method=None, path=None, attempts=1, ambiguous=False, reason=None):
+    def __init__(self, msg, status=None, method=None, path=None, attempts=1, ambiguous=False, reason=None,
+                 detail=None):
         super(LiteLLMError, self).__init__(msg)
+        self.detail = detail  # LiteLLM's own message (secrets masked), when it sent one
         self.msg = msg
         self.status = status
         self.method = method
@@ -107,9 +116,43 @@ class LiteLLMError(Exception):
 class LiteLLMNotFound(LiteLLMError):
     """HTTP 404: the caller decides whether that is an error."""
 
+    def object_missing(self):
+        """Whether LiteLLM said the object is missing ("No keys found", "User not found, ..."),
+        rather than that the route itself does not exist (FastAPI's bare "Not Found")."""
+        return bool(self.detail) and self.detail.strip().lower() != 'not found'
+
 
 class LiteLLMAuthError(LiteLLMError):
-    """HTTP 401/403."""
+    """HTTP 401 (the master key was rejected) or 403 (refused for this key).
+
+    ``reason`` tells them apart: ``auth`` for 401; for 403 ``custom_key_refused``
+    (general_settings.disable_custom_api_keys), ``enterprise`` or ``forbidden``.
+    """
+
+
+# LiteLLM answers a proxy without a database with HTTP 500 (or 503) and one of
+# several messages, depending on the endpoint ("No db connected", "Database not
+# connected", "DB not connected. prisma_client is None", "Not connected to DB!",
+# CommonProxyErrors.db_not_connected_error, ...). None of them heals by retrying.
+_NO_DATABASE_RE = re.compile(
+    r'no (?:connected )?db\b|\bdb not connected|database not (?:connected|available)|not connected to db'
+    r'|no db connected', re.I)
+# Enterprise-only features: CommonProxyErrors.not_premium_user, "... is an Enterprise feature".
+_ENTERPRISE_RE = re.compile(r'enterprise feature|litellm enterprise user|premium user', re.I)
+# _check_custom_key_allowed: a chosen key value when general_settings.disable_custom_api_keys is set.
+_CUSTOM_KEY_REFUSED_RE = re.compile(r'custom api key values are disabled', re.I)
+# _validate_key_alias_format: key_alias_pattern / enable_key_alias_format_validation.
+_ALIAS_FORMAT_RE = re.compile(r'invalid key_alias', re.I)
+
+
+def encode_query(query):
+    """A query string with spaces as %20, not '+'.
+
+    LiteLLM's /user/info re-reads a user_id that contains a space from the raw
+    query with ``unquote`` (not ``unquote_plus``), to keep plus-addressed emails
+    intact: a user_id "a b" sent as "a+b" is looked up as "a+b" and never found.
+    """
+    return urlencode([(k, v) for k, v in query.items() if v is not None], doseq=True, quote_via=quote)
 
 
 def mask_secrets(text, extra=()):
@@ -121,8 +164,24 @@ def mask_secrets(text, extra=()):
     return _SECRET_RE.sub('sk-********', text)
 
 
+def _unwrap_repr(text):
+    """LiteLLM turns HTTPException details into ``str(dict)``: "{'error': 'No keys found'}" -> "No keys found"."""
+    if text.startswith('{') and text.endswith('}'):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return text
+        if isinstance(value, dict) and value.get('error'):
+            return to_text(value['error'])
+    return text
+
+
 def _server_message(payload):
     """The human part of a LiteLLM error body, whatever its shape."""
+    return _unwrap_repr(_raw_server_message(payload).strip())
+
+
+def _raw_server_message(payload):
     if isinstance(payload, dict):
         err = payload.get('error')
         if isinstance(err, dict):
@@ -202,7 +261,7 @@ class LiteLLMClient:
         """
         url = self.api_url + path
         if query:
-            url += '?' + urlencode([(k, v) for k, v in query.items() if v is not None], doseq=True)
+            url += '?' + encode_query(query)
         data = None if body is None else json.dumps(body).encode('utf-8')
         where = '%s %s' % (method, path)
         attempt = 0
@@ -226,10 +285,13 @@ class LiteLLMClient:
                 except Exception:
                     raw = b''
                 ctype = exc.headers.get('content-type', '') if exc.headers else ''
-                if status >= 500 and attempt <= self.retries:
+                error = self._http_error(method, path, status, raw, ctype, attempt)
+                # A 5xx is retried unless LiteLLM said why, and that reason does not pass
+                # (no database, an Enterprise-only feature).
+                if status >= 500 and error.ambiguous and attempt <= self.retries:
                     self._backoff(attempt)
                     continue
-                raise self._http_error(method, path, status, raw, ctype, attempt) from exc
+                raise error from exc
             except (SSLValidationError, ssl.SSLCertVerificationError) as exc:
                 raise LiteLLMError(
                     'TLS certificate verification failed for %s: %s. Give the CA bundle that signed '
@@ -314,6 +376,7 @@ class LiteLLMClient:
                 status=status, method=method, path=path, attempts=attempt, reason='malformed') from exc
 
     def _http_error(self, method, path, status, raw, ctype, attempt):
+        """The LiteLLMError for an HTTP error answer, with LiteLLM's own message in it."""
         try:
             payload = json.loads(to_text(raw, errors='surrogate_or_replace')) if raw else None
             detail = _server_message(payload) if payload is not None else ''
@@ -321,29 +384,47 @@ class LiteLLMClient:
             detail = to_text(raw[:120], errors='surrogate_or_replace').replace('\n', ' ')
         detail = self._mask(detail)
         suffix = (': %s' % detail) if detail else ''
-        if status in (401, 403):
+        where = '%s %s' % (method, path)
+        common = dict(status=status, method=method, path=path, attempts=attempt, detail=detail)
+        if status == 401:
             return LiteLLMAuthError(
-                'the master key was rejected by %s (HTTP %s on %s %s)%s'
-                % (self.api_url, status, method, path, suffix),
-                status=status, method=method, path=path, attempts=attempt, reason='auth')
+                'the master key was rejected by %s (HTTP 401 on %s)%s' % (self.api_url, where, suffix),
+                reason='auth', **common)
+        if _NO_DATABASE_RE.search(detail) and (status >= 500 or status == 400):
+            return LiteLLMError(
+                '%s has no database connected (HTTP %s on %s%s). Virtual keys, users and teams are kept in '
+                "LiteLLM's database: give the proxy a PostgreSQL DATABASE_URL before managing them"
+                % (self.api_url, status, where, suffix), reason='no_database', **common)
+        if _ENTERPRISE_RE.search(detail) and status >= 400:
+            cls = LiteLLMAuthError if status == 403 else LiteLLMError
+            return cls(
+                '%s refused %s: this is a LiteLLM Enterprise feature and the proxy has no Enterprise licence '
+                '(HTTP %s)%s' % (self.api_url, where, status, suffix), reason='enterprise', **common)
+        if status == 403:
+            if _CUSTOM_KEY_REFUSED_RE.search(detail):
+                return LiteLLMAuthError(
+                    '%s refused a chosen key value on %s (HTTP 403; general_settings.disable_custom_api_keys '
+                    'is set)%s' % (self.api_url, where, suffix), reason='custom_key_refused', **common)
+            return LiteLLMAuthError(
+                '%s refused %s for this master key (HTTP 403: not allowed, the key itself was accepted)%s'
+                % (self.api_url, where, suffix), reason='forbidden', **common)
         if 300 <= status < 400:
             return LiteLLMError(
-                '%s answered %s %s with a redirect (HTTP %s); redirects are not followed so that the master '
+                '%s answered %s with a redirect (HTTP %s); redirects are not followed so that the master '
                 'key stays with api_url: set api_url to the address the proxy answers on'
-                % (self.api_url, method, path, status),
-                status=status, method=method, path=path, attempts=attempt, reason='redirect')
+                % (self.api_url, where, status), reason='redirect', **common)
         if status == 404:
-            return LiteLLMNotFound(
-                'not found: %s %s answered HTTP 404%s' % (method, path, suffix),
-                status=status, method=method, path=path, attempts=attempt, reason='not_found')
+            return LiteLLMNotFound('not found: %s answered HTTP 404%s' % (where, suffix), reason='not_found', **common)
         if status >= 500:
             return LiteLLMError(
-                '%s answered HTTP %s to %s %s after %d attempt%s%s'
-                % (self.api_url, status, method, path, attempt, '' if attempt == 1 else 's', suffix),
-                status=status, method=method, path=path, attempts=attempt, ambiguous=True, reason='server')
-        return LiteLLMError(
-            '%s refused %s %s (HTTP %s)%s' % (self.api_url, method, path, status, suffix),
-            status=status, method=method, path=path, attempts=attempt, reason='refused_request')
+                '%s answered HTTP %s to %s after %d attempt%s%s'
+                % (self.api_url, status, where, attempt, '' if attempt == 1 else 's', suffix),
+                ambiguous=True, reason='server', **common)
+        if status == 400 and _ALIAS_FORMAT_RE.search(detail):
+            return LiteLLMError('%s refused %s (HTTP 400)%s' % (self.api_url, where, suffix),
+                                reason='alias_format', **common)
+        return LiteLLMError('%s refused %s (HTTP %s)%s' % (self.api_url, where, status, suffix),
+                            reason='refused_request', **common)
 
     # -- convenience -------------------------------------------------------
     def get(self, path, **query):
@@ -408,6 +489,9 @@ class LiteLLMClient:
         if not isinstance(info, dict):
             raise LiteLLMError('%s answered GET /key/info without an "info" object' % self.api_url,
                                method='GET', path='/key/info', reason='malformed')
+        if info.get('deleted_at') or info.get('status') == 'deleted':
+            # LiteLLM answers 200 for a deleted key, from its deleted-keys archive.
+            return None
         info = dict(info)
         info.setdefault('token', token)
         return info
@@ -453,9 +537,24 @@ class LiteLLMClient:
         return self.post('/key/update', payload)
 
     def delete_keys(self, tokens):
+        """Delete keys by token; keys already gone count as deleted.
+
+        LiteLLM deletes those of a batch that exist and answers 404 ("No keys
+        found") only when none does, which is what a retried delete whose first
+        attempt committed (its answer lost) gets back.
+        """
         tokens = list(tokens)
         for start in range(0, len(tokens), 100):
-            self.post('/key/delete', {'keys': tokens[start:start + 100]})
+            self.post_delete('/key/delete', {'keys': tokens[start:start + 100]})
+
+    def post_delete(self, path, body):
+        """POST a delete request (/key/delete, /user/delete, /team/delete); 404 for the object = already done."""
+        try:
+            return self.post(path, body)
+        except LiteLLMNotFound as exc:
+            if not exc.object_missing():
+                raise
+            return None
 
     def block_key(self, token):
         return self.post('/key/block', {'key': token})
@@ -609,7 +708,7 @@ class EntitySpec:
     """How litellm_user and litellm_team differ in the flow they share (ensure_entity)."""
 
     def __init__(self, name, id_field, kinds, preserved_metadata, view, read_by_id,
-                 create_extra=None, created_matches=None):
+                 create_extra=None, created_matches=None, metadata_blocker=None):
         self.name = name                      # 'user' -> /user/new, /user/update, /user/delete
         self.id_field = id_field              # 'user_id'; the delete body lists 'user_ids'
         self.kinds = kinds                    # setting -> kind, for changed_settings()
@@ -618,6 +717,8 @@ class EntitySpec:
         self.read_by_id = read_by_id          # (client, id) -> entity or None
         self.create_extra = create_extra or {}
         self.created_matches = created_matches or (lambda created: True)
+        # (current entity) -> why its metadata must not be rewritten here, or None
+        self.metadata_blocker = metadata_blocker or (lambda current: None)
 
     def diff_view(self, settings, metadata, entity_id):
         return settings_diff_view(settings, metadata, self.preserved_metadata, **{self.id_field: entity_id})
@@ -645,7 +746,8 @@ def ensure_entity(module, spec, current, entity_id, context):
         diff = make_diff(spec.diff_view(have, current.get('metadata'), entity_id), {'state': 'absent'})
         if not module.check_mode:
             try:
-                client.post(path + '/delete', {spec.id_field + 's': [entity_id]})
+                # Already gone (a retry whose first attempt committed) is done: the delete was intended.
+                client.post_delete(path + '/delete', {spec.id_field + 's': [entity_id]})
             except LiteLLMError as exc:
                 fail(exc, **{spec.id_field: entity_id})
         module.exit_json(changed=True, diff=diff, **{spec.name: spec.view(current)})
@@ -678,6 +780,9 @@ def ensure_entity(module, spec, current, entity_id, context):
     final['metadata'] = new_meta
     if not changes and not meta_changed:
         module.exit_json(changed=False, **{spec.name: spec.view(final)})
+    blocker = spec.metadata_blocker(current) if meta_changed else None
+    if blocker:
+        module.fail_json(msg='%s; nothing was changed' % blocker, **context)
     after = dict(have)
     after.update(changes)
     diff = make_diff(spec.diff_view(have, current.get('metadata'), entity_id),

@@ -299,9 +299,11 @@ def create(module, alias, desired, state):
         try:
             answer = client.generate_key(body)
         except LiteLLMAuthError as exc:
-            if exc.status != 403 or 'custom' not in exc.msg.lower():
+            if exc.reason != 'custom_key_refused':
                 raise
-            del body['key']  # the proxy refuses custom values: let LiteLLM choose
+            # general_settings.disable_custom_api_keys: let LiteLLM choose the value. Only a retry of
+            # this creation that lost its answer cannot then recognise the key it made.
+            del body['key']
             answer = client.generate_key(body)
     except LiteLLMError as exc:
         module.fail_api(exc, key_alias=alias)

@@ -515,8 +515,31 @@ class Rotator:
         return None
 
     # -- planning ----------------------------------------------------------
+    def unhanded_predecessor(self, group, holder):
+        """The retiring predecessor of ``holder`` if its value was never handed out, else None.
+
+        A successor is created with C(metadata.rotation.handed_out=false) and marked
+        true once the alias moved to it, just before the module returns its value.
+        When the move's answer is lost, the alias moved but the mark did not: the
+        run failed without the value, and only this re-run can hand it out.
+        """
+        rotation = key_rotation(holder)
+        if rotation.get('handed_out') is not False:
+            return None  # handed out, or made before the mark existed
+        pred = rotation.get('predecessor_token')
+        for old in group.retiring:
+            if old.get('token') == pred and not old.get('blocked'):
+                return old
+        return None
+
+    def pending_of(self, group, old):
+        for succ in group.pending:
+            if key_rotation(succ).get('predecessor_token') == old.get('token'):
+                return succ
+        return None
+
     def plan(self, group):
-        """('skip', reason) | ('not_due',) | ('rotate', old, pending, old_is_retiring)."""
+        """('skip', reason) | ('not_due',) | ('rotate', old, pending, old_is_retiring[, unhanded holder])."""
         p = self.params
         holder = group.holder
         retiring = dict((k['token'], k) for k in group.retiring)
@@ -528,6 +551,10 @@ class Rotator:
             pending = [k for k in group.pending if key_rotation(k).get('predecessor_token') == holder['token']]
             if pending:
                 return ('rotate', holder, pending[0], False)
+            old = self.unhanded_predecessor(group, holder)
+            if old is not None:
+                # The alias moved to this successor but its value never left the module.
+                return ('rotate', old, self.pending_of(group, old), True, holder)
             expires = parse_time(holder.get('expires'))
             if expires is not None and expires <= self.now:
                 return ('skip', 'expired')
@@ -554,9 +581,11 @@ class Rotator:
 
     # -- rotating ----------------------------------------------------------
     def create_successor(self, old, alias):
+        """Step 1: a successor with every setting of ``old``, under the temporary alias."""
         now = format_time(self.now)
+        # handed_out=false until the alias has moved and the value is about to be returned (step 4).
         rotation = dict(generation=generation_of(old) + 1, predecessor_token=old['token'],
-                        rotated_at=now, alias=alias, method='community')
+                        rotated_at=now, alias=alias, method='community', handed_out=False)
         body = successor_body(old, self.now)
         body['key_alias'] = pending_alias(alias, old['token'])
         metadata = clean_metadata(key_metadata(old))
@@ -569,11 +598,9 @@ class Rotator:
         try:
             answer = self.client.generate_key(body)
         except LiteLLMAuthError as exc:
-            if not (self.derive and exc.status == 403 and 'custom' in exc.msg.lower()):
+            if not (self.derive and exc.reason == 'custom_key_refused'):
                 raise
-            self.derive = False
-            self.module.warn('%s refuses custom key values; LiteLLM chooses successor values, so a rotation '
-                             'interrupted before it finishes will replace its successor' % self.client.api_url)
+            self.refuse_custom_values()
             for name in ('nonce', 'derivation'):
                 rotation.pop(name, None)
             body.pop('key', None)
@@ -584,39 +611,85 @@ class Rotator:
         succ['blocked'] = False
         return succ, answer['key']
 
-    def rotate_community(self, group, old, pending, old_is_retiring):
+    def refuse_custom_values(self):
+        """general_settings.disable_custom_api_keys: from now on LiteLLM chooses successor values."""
+        self.derive = False
+        self.module.warn('%s refuses custom key values (general_settings.disable_custom_api_keys); LiteLLM '
+                         'chooses successor values, so a rotation interrupted before it finishes will replace '
+                         'its successor' % self.client.api_url)
+
+    def choose_successor(self, entry, pending, unhanded):
+        """(successor, value, stale keys) of a resumed rotation.
+
+        An unfinished successor (``pending``) or a successor that holds the alias
+        but was never handed out (``unhanded``) is kept when its value can be
+        derived again; otherwise nobody knows its value, so it is replaced.
+        """
+        succ, value, stale = None, None, []
+        for candidate in (unhanded, pending):
+            if candidate is None:
+                continue
+            recovered = self.recover(candidate) if succ is None else None
+            if recovered is not None:
+                succ, value = candidate, recovered
+                entry['generation'] = generation_of(candidate)
+            else:
+                stale.append(candidate)
+        if stale:
+            entry['replaced_token'] = stale[0]['token']
+        return succ, value, stale
+
+    def rotate_community(self, group, old, pending, old_is_retiring, unhanded=None):
         alias = group.alias
         entry = dict(alias=alias, old_token=old['token'], new_token=None, method='community',
                      resumed=pending is not None or old_is_retiring, generation=generation_of(old) + 1)
-        succ, value = None, None
-        if pending is not None:
-            value = self.recover(pending)
-            if value is not None:
-                succ = pending
-                entry['generation'] = generation_of(pending)
-            else:
-                # Its value cannot be known: it was never handed to anyone. Replace it.
-                entry['replaced_token'] = pending['token']
-                if not self.check:
-                    self.step(alias, 'delete unconfirmed successor', self.client.delete_keys, [pending['token']])
-                group.pending.remove(pending)
-
-        old_meta = key_metadata(old)
-        target_end = self.now + datetime.timedelta(seconds=self.grace)
-        if old_is_retiring:
-            recorded = parse_time(old_meta.get('retire_at'))
-            retire_at = max(recorded, target_end) if recorded is not None else target_end
-        else:
-            retire_at = target_end
+        succ, value, stale = self.choose_successor(entry, pending, unhanded)
+        retire_at = self.retire_at(old, old_is_retiring)
         entry['retire_at'] = format_time(retire_at)
         if self.check:
             self.rotated.append(entry)
             return
 
+        # An unfinished successor nobody has the value of frees its temporary alias for the new one.
+        for key in [k for k in stale if k is not group.holder]:
+            self.step(alias, 'delete unconfirmed successor', self.client.delete_keys, [key['token']])
+            group.pending.remove(key)
         if succ is None:
-            succ, value = self.step(alias, 'create successor', self.create_successor, old, alias)
+            succ, value = self.step_create(alias, old)
             group.pending.append(succ)
+        self.retire(group, old, succ, retire_at)
+        # A holder whose value nobody received goes just before its alias moves to the replacement.
+        for key in [k for k in stale if k is group.holder]:
+            self.step(alias, 'delete unconfirmed successor', self.client.delete_keys, [key['token']])
+            group.holder = None
+        if succ.get('key_alias') != alias:
+            self.move_alias(alias, succ)
+        if succ in group.pending:
+            group.pending.remove(succ)
+        group.holder = succ
+        self.hand_out(alias, succ)
+        entry.update(new_token=succ['token'], key=value)
+        self.rotated.append(entry)
 
+    def retire_at(self, old, old_is_retiring):
+        """When ``old`` stops working: now + grace, never earlier than a resumed rotation recorded."""
+        target_end = self.now + datetime.timedelta(seconds=self.grace)
+        recorded = parse_time(key_metadata(old).get('retire_at')) if old_is_retiring else None
+        return max(recorded, target_end) if recorded is not None else target_end
+
+    def step_create(self, alias, old):
+        """Step 1; an alias the proxy's key_alias format refuses is explained (nothing changed yet)."""
+        try:
+            return self.create_successor(old, alias)
+        except LiteLLMError as exc:
+            if exc.reason == 'alias_format':
+                exc.msg = self.alias_format_message(alias, exc, changed=False)
+            raise RotationFailed(exc, alias, 'create successor') from exc
+
+    def retire(self, group, old, succ, retire_at):
+        """Step 2: rename ``old`` to <alias>.retiring.<token8> and record retire_at and its successor."""
+        alias = group.alias
+        old_meta = key_metadata(old)
         rotation = dict(key_rotation(old))
         rotation.setdefault('generation', generation_of(old))
         rotation.update(alias=alias, successor_token=succ['token'])
@@ -626,19 +699,90 @@ class Rotator:
         new_meta['rotation'] = rotation
         new_alias = retiring_alias(alias, old['token'])
         if old.get('key_alias') != new_alias or new_meta != old_meta:
-            self.step(alias, 'retire old key', self.client.update_key, old['token'],
-                      {'key_alias': new_alias, 'metadata': new_meta})
+            try:
+                self.client.update_key(old['token'], {'key_alias': new_alias, 'metadata': new_meta})
+            except LiteLLMError as exc:
+                if exc.reason == 'alias_format' and succ in group.pending:
+                    exc.msg = self.undo_successor(alias, succ, exc)
+                    group.pending.remove(succ)
+                raise RotationFailed(exc, alias, 'retire old key') from exc
         old['key_alias'], old['metadata'] = new_alias, new_meta
         if group.holder is old:
             group.holder = None
             group.retiring.append(old)
 
-        self.step(alias, 'move alias', self.client.update_key, succ['token'], {'key_alias': alias})
+    def undo_successor(self, alias, succ, exc):
+        """The retiring alias was refused: delete the successor nobody has received, so nothing changed."""
+        try:
+            self.client.delete_keys([succ['token']])
+        except LiteLLMError as undo:
+            return '%s; deleting the unfinished successor %s failed too (%s): a re-run retries it' % (
+                self.alias_format_message(alias, exc, changed=True), succ['token'], undo.msg)
+        return self.alias_format_message(alias, exc, changed=False)
+
+    def alias_format_message(self, alias, exc, changed):
+        return ('%s. A rotation gives keys in flight the aliases %s and %s: configure LiteLLM\'s key_alias_pattern '
+                '(litellm_settings) to accept them, or rotate with method=regenerate. %s'
+                % (exc.msg, pending_alias(alias, '<old token>')[:-8] + '<8 hex>',
+                   retiring_alias(alias, '<old token>')[:-8] + '<8 hex>',
+                   'The unfinished successor is still there.' if changed else 'Nothing was changed.'))
+
+    def move_alias(self, alias, succ):
+        """Step 3: give the successor the alias (LiteLLM validates the alias again: it changes for this key)."""
+        try:
+            self.client.update_key(succ['token'], {'key_alias': alias})
+        except LiteLLMError as exc:
+            if exc.reason == 'alias_format':
+                exc.msg = ('%s. The proxy refuses the alias %r itself (it predates the configured key_alias '
+                           'pattern): the old key keeps working under its retiring alias until it is purged; '
+                           'rename the key to an accepted alias or change the pattern, then run again'
+                           % (exc.msg, alias))
+            raise RotationFailed(exc, alias, 'move alias') from exc
         succ['key_alias'] = alias
-        group.pending.remove(succ)
-        group.holder = succ
-        entry.update(new_token=succ['token'], key=value)
-        self.rotated.append(entry)
+
+    def hand_out(self, alias, succ):
+        """Step 4: mark the successor handed out, so that a re-run knows its value left the module.
+
+        Without this mark a re-run could not tell "alias moved, answer lost" (the
+        value never left) from a finished rotation. If the mark's own answer is
+        lost, the successor is read back: the mark may have landed.
+        """
+        rotation = key_rotation(succ)
+        if rotation.get('handed_out') is not False:
+            return
+        meta = copy.deepcopy(key_metadata(succ))
+        meta['rotation'] = dict(rotation, handed_out=True)
+        try:
+            self.client.update_key(succ['token'], {'metadata': meta})
+        except LiteLLMError as exc:
+            if not exc.ambiguous:
+                raise RotationFailed(exc, alias, 'hand out successor') from exc
+            try:
+                landed = key_rotation(self.client.key_info(succ['token']) or {}).get('handed_out') is True
+            except LiteLLMError:
+                landed = False
+            if not landed:
+                raise RotationFailed(exc, alias, 'hand out successor') from exc
+        succ['metadata'] = meta
+
+    def step(self, alias, name, func, *args):
+        try:
+            return func(*args)
+        except LiteLLMError as exc:
+            raise RotationFailed(exc, alias, name) from exc
+
+    def regenerate(self, token, body, rotation):
+        """/key/{token}/regenerate; without new_key when the proxy refuses chosen values."""
+        try:
+            return self.client.regenerate_key(token, body)
+        except LiteLLMAuthError as exc:
+            if not ('new_key' in body and exc.reason == 'custom_key_refused'):
+                raise
+        self.refuse_custom_values()
+        body.pop('new_key')
+        for name in ('nonce', 'derivation'):
+            rotation.pop(name, None)
+        return self.client.regenerate_key(token, body)
 
     def rotate_regenerate(self, group, old):
         alias = group.alias
@@ -661,9 +805,10 @@ class Rotator:
         metadata['rotation'] = rotation
         body['metadata'] = metadata
         try:
-            answer = self.client.regenerate_key(old['token'], body)
+            answer = self.regenerate(old['token'], body, rotation)
         except LiteLLMError as exc:
             answer = None
+            value = body.get('new_key')
             if value is not None and (exc.ambiguous or exc.attempts > 1):
                 try:
                     found = self.client.find_keys_by_alias(alias)
@@ -681,12 +826,6 @@ class Rotator:
         group.holder = new
         entry.update(new_token=new['token'], key=answer['key'])
         self.rotated.append(entry)
-
-    def step(self, alias, name, func, *args):
-        try:
-            return func(*args)
-        except LiteLLMError as exc:
-            raise RotationFailed(exc, alias, name) from exc
 
     # -- purging -----------------------------------------------------------
     def successor_holds_alias(self, group, old):
@@ -715,6 +854,11 @@ class Rotator:
                 if action == 'block' and old.get('blocked'):
                     continue
                 entry = dict(alias=old.get('key_alias'), token=old['token'], retire_at=format_time(end))
+                if group.holder is not None and self.unhanded_predecessor(group, group.holder) is old:
+                    entry['reason'] = ('grace over, but the value of its successor was never handed out: not purged; '
+                                       'rotate %r again to hand it out' % group.alias)
+                    self.skipped_keys.append(entry)
+                    continue
                 if not self.successor_holds_alias(group, old):
                     entry['reason'] = 'grace over, but no successor holds the alias %r: not purged' % group.alias
                     self.skipped_keys.append(entry)
@@ -767,18 +911,19 @@ class Rotator:
                     elif decision[0] == 'not_due':
                         self.not_due += 1
                     else:
-                        _, old, pending, old_is_retiring = decision
+                        old, pending, old_is_retiring = decision[1:4]
+                        unhanded = decision[4] if len(decision) > 4 else None
                         if p['method'] == 'regenerate' and pending is None and not old_is_retiring:
                             self.rotate_regenerate(group, old)
                         else:
-                            self.rotate_community(group, old, pending, old_is_retiring)
+                            self.rotate_community(group, old, pending, old_is_retiring, unhanded)
                 if p['redeliver']:
                     self.redeliver(chosen)
             if p['state'] == 'purged' or p['purge']:
                 self.purge(chosen)
         except RotationFailed as failure:
             where = ('while rotating %r (%s)' % (failure.alias, failure.step)) if failure.alias else failure.step
-            if failure.step == 'regenerate' and 'enterprise' in failure.exc.msg.lower():
+            if failure.exc.reason == 'enterprise':
                 failure.exc.msg += ' (method=community works with the open-source proxy)'
             kwargs = self.result()
             kwargs.pop('changed')

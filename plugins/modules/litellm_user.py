@@ -63,9 +63,15 @@ options:
   metadata:
     description:
       - Metadata of the user, merged into the current metadata unless O(purge_metadata=true).
+      - Only the entries given here are set; every other entry is kept.
+      - The metadata of a user provisioned by SCIM (C(scim_metadata)) is not changed: LiteLLM hides its SCIM
+        directory attributes from the admin API and replaces metadata as a whole, so a change made here
+        would erase them. The module fails instead, before changing anything.
     type: dict
   purge_metadata:
-    description: Remove metadata entries that are not in O(metadata), except those LiteLLM keeps there itself.
+    description:
+      - Remove metadata entries that are not in O(metadata), except those LiteLLM keeps there itself
+        (its own settings and the SCIM fields).
     type: bool
     default: false
 seealso:
@@ -111,6 +117,8 @@ user:
 
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
     LITELLM_METADATA_FIELDS,
+    SCIM_HIDDEN_METADATA_FIELDS,
+    SCIM_METADATA_FIELDS,
     EntitySpec,
     LiteLLMError,
     LiteLLMModule,
@@ -122,6 +130,8 @@ KINDS = dict(
     user_email='str', user_alias='str', user_role='str', models='set', max_budget='num',
     budget_duration='str', tpm_limit='int', rpm_limit='int', max_parallel_requests='int',
 )
+# LiteLLM and its SCIM provisioning keep these in a user's metadata; purge_metadata never removes them.
+PRESERVED_METADATA = LITELLM_METADATA_FIELDS | SCIM_METADATA_FIELDS
 VIEW_FIELDS = ('user_id', 'spend', 'teams', 'created_at', 'updated_at', 'budget_reset_at') + tuple(KINDS)
 
 
@@ -130,6 +140,23 @@ def view(obj):
     out['models'] = list(obj.get('models') or [])
     out['metadata'] = dict(obj.get('metadata') or {})
     return out
+
+
+def scim_blocker(current):
+    """Why the metadata of this user cannot be rewritten without losing data, or None.
+
+    LiteLLM's /user/update replaces metadata as a whole, and /user/info hides the
+    SCIM directory attributes (scim_enterprise, scim_entitlements, scim_roles):
+    metadata written back from what /user/info shows would erase them. A user
+    provisioned by SCIM always carries the visible scim_metadata.
+    """
+    metadata = current.get('metadata') or {}
+    if not isinstance(metadata, dict) or not set(metadata) & SCIM_METADATA_FIELDS:
+        return None
+    return ('user %r was provisioned by SCIM: LiteLLM hides its SCIM directory attributes (%s) from /user/info '
+            'and replaces metadata as a whole on /user/update, so changing its metadata here would erase them. '
+            'Change it through the identity provider, or leave the metadata option unset for this user'
+            % (current.get('user_id'), ', '.join(sorted(SCIM_HIDDEN_METADATA_FIELDS))))
 
 
 def read_user(client, user_id):
@@ -159,8 +186,8 @@ def main():
     except LiteLLMError as exc:
         module.fail_api(exc, user_id=user_id)
     # auto_create_key: LiteLLM would otherwise make a key for every new user.
-    spec = EntitySpec('user', 'user_id', KINDS, LITELLM_METADATA_FIELDS, view, read_user,
-                      create_extra={'auto_create_key': False})
+    spec = EntitySpec('user', 'user_id', KINDS, PRESERVED_METADATA, view, read_user,
+                      create_extra={'auto_create_key': False}, metadata_blocker=scim_blocker)
     ensure_entity(module, spec, current, user_id, context={'user_id': user_id})
 
 

@@ -21,6 +21,7 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import socket
 import urllib.error
@@ -110,6 +111,10 @@ class FakeLiteLLM:
         self.master_key = MASTER_KEY
         self.request_objects = set()
         self.clock_offset = None  # seconds; when set, answers carry a Date header that far from now
+        self.deleted = {}  # token -> row, LiteLLM_DeletedVerificationToken
+        self.alias_pattern = None  # litellm_settings.key_alias_pattern (a regex), when set
+        self.database = True  # False: a proxy without DATABASE_URL
+        self.raw_query = ''
 
     # -- seeding -----------------------------------------------------------
     def add_key(self, value=None, **fields):
@@ -157,6 +162,10 @@ class FakeLiteLLM:
         fault = self._take_fault(method, path)
         if fault and not fault['after']:
             return self._fault_action(url, fault['action'])
+        self.raw_query = parts.query
+        if not self.database and path.startswith(('/key/', '/user/', '/team/')):
+            # e.g. /key/list: Exception("Database not connected") through handle_exception_on_proxy
+            raise http_error(url, 500, proxy_error('Database not connected', 500, 'internal_server_error'))
         status, payload = self.dispatch(method, path, query, body)
         if fault:
             return self._fault_action(url, fault['action'])
@@ -202,6 +211,9 @@ class FakeLiteLLM:
         if method == 'POST' and path == '/user/update':
             return self.user_update(body)
         if method == 'POST' and path == '/user/delete':
+            for uid in body['user_ids']:  # LiteLLM checks every id before deleting any
+                if uid not in self.users:
+                    return 404, {'detail': {'error': 'User not found, passed user_id=%s' % uid}}
             for uid in body['user_ids']:
                 self.users.pop(uid, None)
             return 200, {'deleted_users': body['user_ids']}
@@ -221,6 +233,9 @@ class FakeLiteLLM:
             team.update(copy.deepcopy(dict((k, v) for k, v in body.items() if k != 'team_id')))
             return 200, {'team_id': team['team_id'], 'data': copy.deepcopy(team)}
         if method == 'POST' and path == '/team/delete':
+            for tid in body['team_ids']:
+                if tid not in self.teams:
+                    return 404, {'detail': {'error': 'Team not found, passed team_id=%s' % tid}}
             for tid in body['team_ids']:
                 self.teams.pop(tid, None)
             return 200, {'deleted_teams': body['team_ids']}
@@ -252,6 +267,13 @@ class FakeLiteLLM:
     def key_info(self, q):
         obj = self._resolve(q.get('key', ''))
         if obj is None:
+            key = q.get('key', '')
+            archived = self.deleted.get(sha256(key) if key.startswith('sk-') else key)
+            if archived is not None:  # LiteLLM serves deleted keys from its archive, with 200
+                info = dict(copy.deepcopy(archived), deleted_at=iso(now()), deleted_by='default_user_id',
+                            status='deleted')
+                info.pop('token')
+                return 200, {'key': key, 'info': info}
             return 404, proxy_error('Key not found in database', 404, 'not_found_error')
         info = copy.deepcopy(obj)
         info.pop('token')
@@ -261,6 +283,15 @@ class FakeLiteLLM:
     def _alias_taken(self, alias, token=None):
         return alias is not None and any(k.get('key_alias') == alias and k['token'] != token
                                          for k in self.keys.values())
+
+    def _alias_refused(self, alias):
+        """_validate_key_alias_format with a configured key_alias_pattern."""
+        if alias is None or self.alias_pattern is None:
+            return None
+        if len(alias) <= 255 and re.fullmatch(self.alias_pattern, alias):
+            return None
+        return 400, proxy_error('Invalid key_alias format. Must be at most 255 characters and match the configured '
+                                'key_alias_pattern: %s' % self.alias_pattern, 400)
 
     def _apply(self, obj, body):
         for field, value in body.items():
@@ -280,6 +311,9 @@ class FakeLiteLLM:
 
     def key_generate(self, body):
         value = body.get('key')
+        refused = self._alias_refused(body.get('key_alias'))
+        if refused:
+            return refused
         if value is not None:
             if not self.custom_keys:
                 return 403, load_fixture('error_custom_key_disabled.json')
@@ -307,6 +341,10 @@ class FakeLiteLLM:
             obj = self.key_by_alias(body.get('key_alias'))
         if obj is None:
             return 404, proxy_error('Key not found.', 404, 'not_found_error')
+        if 'key_alias' in body and body['key_alias'] != obj.get('key_alias'):
+            refused = self._alias_refused(body['key_alias'])
+            if refused:
+                return refused
         if 'key_alias' in body and self._alias_taken(body['key_alias'], obj['token']):
             return 400, proxy_error("Key with alias '%s' already exists." % body['key_alias'], 400)
         self._apply(obj, body)
@@ -317,9 +355,13 @@ class FakeLiteLLM:
 
     def key_delete(self, body):
         deleted = []
+        if body.get('keys') and not any(self._resolve(key) for key in body['keys']):
+            # delete_verification_tokens: HTTPException(404) through handle_exception_on_proxy
+            return 404, proxy_error("{'error': 'No keys found'}", 404, 'internal_server_error')
         for key in body.get('keys') or []:
             obj = self._resolve(key)
             if obj is not None:
+                self.deleted[obj['token']] = copy.deepcopy(obj)
                 del self.keys[obj['token']]
                 deleted.append(key)
         for alias in body.get('key_aliases') or []:
@@ -339,6 +381,8 @@ class FakeLiteLLM:
     def key_regenerate(self, key, body):
         if not self.enterprise:
             return 500, load_fixture('error_regenerate_enterprise.json')
+        if body.get('new_key') is not None and not self.custom_keys:
+            return 403, load_fixture('error_custom_key_disabled.json')
         obj = self._resolve(key)
         if obj is None:
             return 404, proxy_error('Key %s not found.' % key, 404)
@@ -354,14 +398,23 @@ class FakeLiteLLM:
 
     # -- users and teams -----------------------------------------------------
     def user_info(self, q):
-        user = self.users.get(q.get('user_id'))
+        user_id = q.get('user_id')
+        if user_id is not None and ' ' in user_id:
+            # _normalize_user_info_user_id: re-read from the raw query with unquote, keeping '+'
+            raw = [v for k, v in (p.split('=', 1) for p in self.raw_query.split('&') if '=' in p) if k == 'user_id']
+            user_id = unquote(raw[-1])
+        user = self.users.get(user_id)
         if user is None:
-            return 404, proxy_error('User %s not found' % q.get('user_id'), 404)
-        return 200, {'user_id': user['user_id'], 'user_info': copy.deepcopy(user), 'keys': [], 'teams': []}
+            return 404, proxy_error('User %s not found' % user_id, 404)
+        info = copy.deepcopy(user)
+        # _redact_scim_enterprise_metadata: SCIM directory attributes are not shown
+        info['metadata'] = dict((k, v) for k, v in (info.get('metadata') or {}).items()
+                                if k not in ('scim_enterprise', 'scim_entitlements', 'scim_roles'))
+        return 200, {'user_id': user['user_id'], 'user_info': info, 'keys': [], 'teams': []}
 
     def user_new(self, body):
         if body['user_id'] in self.users:
-            return 400, proxy_error('User already exists', 400)
+            return 409, proxy_error('User with id=%s already exists' % body['user_id'], 409)
         user = load_fixture('user_info_alice.json')['user_info']
         user.update({'user_email': None, 'user_role': None, 'max_budget': None, 'budget_duration': None,
                      'models': [], 'metadata': {}, 'spend': 0.0})

@@ -49,11 +49,84 @@ def test_wrong_master_key_is_explained(api):
     assert len(api.calls) == 1  # 401 is not retried
 
 
-def test_403_is_explained_with_the_server_reason(api, client):
+def test_item4_403_is_a_refusal_not_a_rejected_master_key(api, client):
     api.fault('GET', '/key/list', 403)
     with pytest.raises(LiteLLMAuthError) as exc:
         client.get('/key/list')
-    assert 'the master key was rejected by %s (HTTP 403 on GET /key/list)' % URL in exc.value.msg
+    assert 'master key was rejected' not in exc.value.msg
+    assert '%s refused GET /key/list for this master key (HTTP 403' % URL in exc.value.msg
+    assert exc.value.msg.endswith(': injected fault')  # LiteLLM's own message
+    assert exc.value.reason == 'forbidden'
+
+
+def test_item4_enterprise_and_custom_key_refusals_say_so(api, client):
+    api.custom_keys = False
+    with pytest.raises(LiteLLMAuthError) as exc:
+        client.post('/key/generate', {'key': 'sk-chosen-0123456789abcdef'})
+    assert exc.value.reason == 'custom_key_refused' and 'master key was rejected' not in exc.value.msg
+    assert 'disable_custom_api_keys' in exc.value.msg
+    assert exc.value.msg.endswith(': Custom API key values are disabled by your administrator. '
+                                  'Keys must be auto-generated.')  # unwrapped from "{'error': ...}"
+    with pytest.raises(LiteLLMError) as exc:
+        client.post('/key/%s/regenerate' % ('0' * 64), {})
+    assert exc.value.reason == 'enterprise' and 'Enterprise feature' in exc.value.msg
+
+
+def test_item3_f16_enterprise_500_is_not_retried(api, client):
+    with pytest.raises(LiteLLMError) as exc:
+        client.post('/key/%s/regenerate' % ('0' * 64), {})
+    assert exc.value.status == 500 and not exc.value.ambiguous
+    assert len(api.calls) == 1 and client.retried == 0
+
+
+def test_item7_no_database_500_fails_at_once_and_says_so(api, client):
+    api.database = False
+    with pytest.raises(LiteLLMError) as exc:
+        client.get('/key/list')
+    assert len(api.calls) == 1 and client.retried == 0
+    assert exc.value.reason == 'no_database' and not exc.value.ambiguous
+    assert exc.value.msg.startswith('%s has no database connected (HTTP 500 on GET /key/list' % URL)
+    assert 'DATABASE_URL' in exc.value.msg
+
+
+@pytest.mark.parametrize('payload', [
+    {'detail': {'error': 'No db connected'}},
+    {'error': {'message': 'DB not connected. prisma_client is None', 'type': 'internal_server_error', 'code': '500'}},
+    {'error': {'message': "{'error': 'DB not connected. This endpoint needs a database; set DATABASE_URL to a "
+                          "PostgreSQL connection string'}", 'type': 'internal_server_error', 'code': '500'}},
+    {'error': {'message': 'Not connected to DB!', 'type': 'internal_server_error', 'code': '500'}},
+])
+def test_item7_every_no_database_message_is_recognised(api, client, payload):
+    api.fault('POST', '/user/delete', (500, json.dumps(payload).encode(), 'application/json'))
+    with pytest.raises(LiteLLMError) as exc:
+        client.post('/user/delete', {'user_ids': ['x']})
+    assert exc.value.reason == 'no_database' and len(api.calls) == 1
+
+
+def test_item1_f17_retried_key_delete_whose_answer_was_lost_is_done(api, client):
+    _, token = api.add_key(key_alias='gone')
+    api.fault('POST', '/key/delete', api.RESET, after=True)  # committed, answer lost; the retry gets 404
+    client.delete_keys([token])
+    assert token not in api.keys
+    assert [c[1] for c in api.calls] == ['/key/delete', '/key/delete']
+
+
+def test_item1_a_missing_delete_route_is_still_an_error(api, client):
+    api.fault('POST', '/key/delete', (404, b'{"detail": "Not Found"}', 'application/json'))
+    with pytest.raises(LiteLLMNotFound):
+        client.delete_keys(['0' * 64])
+
+
+def test_f15_key_info_of_a_deleted_key_is_none(api, client):
+    _, token = api.add_key(key_alias='gone')
+    client.delete_keys([token])
+    assert client.get('/key/info', key=token)['info']['deleted_at']  # LiteLLM answers 200 ...
+    assert client.key_info(token) is None  # ... for a key that no longer exists
+
+
+def test_item2_query_strings_encode_spaces_as_percent_20(api, client):
+    assert client.get_or_none('/user/info', user_id='it-a b+c') is None
+    assert api.raw_query == 'user_id=it-a%20b%2Bc'
 
 
 def test_404_is_not_found(api, client):

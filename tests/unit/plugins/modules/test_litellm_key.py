@@ -227,3 +227,29 @@ def test_unfinished_rotation_is_not_papered_over(api, run_module):
     rc, out = run_module(litellm_key.main, dict(key_alias='svc'))
     assert rc == 1 and 'a rotation of' in out['msg'] and 'litellm_key_rotate' in out['msg']
     assert api.writes() == []
+
+
+def test_item1_retried_key_delete_whose_answer_was_lost_is_done(api, run_module):
+    obj = seed_openwebui(api)
+    api.fault('POST', '/key/delete', api.RESET, after=True)  # committed, answer lost; the retry answers 404
+    rc, out = run_module(litellm_key.main, dict(key_alias=obj['key_alias'], state='absent'))
+    assert rc == 0, out
+    assert out['changed'] is True and out['token'] == obj['token']
+    assert api.keys == {}
+
+
+def test_item4_a_403_reports_litellms_reason_not_a_rejected_master_key(api, run_module):
+    api.fault('GET', '/key/list', (403, json.dumps({'error': {
+        'message': 'Only proxy admins can list keys', 'type': 'auth_error', 'param': 'None',
+        'code': '403'}}).encode(), 'application/json'))
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc'))
+    assert rc == 1 and 'master key was rejected' not in out['msg']
+    assert 'HTTP 403' in out['msg'] and out['msg'].endswith(': Only proxy admins can list keys')
+
+
+def test_item7_a_proxy_without_database_fails_at_once(api, run_module):
+    api.database = False
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', retries=4))
+    assert rc == 1 and 'has no database connected' in out['msg'], out
+    assert len(api.calls) == 1  # not retried as transient
+    assert 'warnings' not in out or not any('retried' in w for w in out['warnings'])

@@ -69,7 +69,8 @@ def test_rotation_moves_the_alias_and_carries_everything(api, run_module):
     assert abs((retire_at - datetime.datetime.now(UTC)).total_seconds() - 86400) < 60
     assert retiring['metadata']['retire_at'] == entry['retire_at']
     assert retiring['metadata']['rotation']['successor_token'] == new['token']
-    assert [c[1] for c in api.writes()] == ['/key/generate', '/key/update', '/key/update']
+    assert [c[1] for c in api.writes()] == ['/key/generate', '/key/update', '/key/update', '/key/update']
+    assert rotation['handed_out'] is True  # step 4: marked once the alias moved
     # the successor was created under a temporary alias first
     assert api.writes()[0][3]['key_alias'] == 'openwebui.next.%s' % old['token'][:8]
     # the diff and everything but the documented `key` are free of key values
@@ -294,6 +295,130 @@ def test_regenerate_refused_by_open_source_proxy(api, run_module):
     assert 'Enterprise feature' in out['msg'] and 'openwebui' in out['msg']
 
 
+def test_item3_f16_regenerate_without_licence_is_not_retried(api, run_module):
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui', method='regenerate', retries=3)
+    assert rc == 1
+    assert len([c for c in api.calls if c[1].endswith('/regenerate')]) == 1
+    assert 'LiteLLM Enterprise feature' in out['msg'] and 'method=community works' in out['msg']
+    assert 'retried' not in json.dumps(out.get('warnings', []))
+    assert len(api.writes()) == 1  # nothing else was attempted
+
+
+def test_item3_regenerate_falls_back_when_custom_key_values_are_disabled(api, run_module):
+    api.enterprise, api.custom_keys = True, False
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui', method='regenerate')
+    assert rc == 0, out
+    calls = [c[3] for c in api.writes()]
+    assert 'new_key' in calls[0] and 'new_key' not in calls[1]
+    [entry] = out['rotated']
+    assert entry['new_token'] == api.sha256(entry['key']) == live(api, 'openwebui')[0]['token']
+    assert 'disable_custom_api_keys' in json.dumps(out['warnings'])
+    assert 'nonce' not in live(api, 'openwebui')[0]['metadata']['rotation']
+
+
+def test_item5_refused_retiring_alias_leaves_nothing_changed(api, run_module):
+    old = seed(api)
+    before = json.dumps(api.keys, sort_keys=True)
+    api.alias_pattern = r'[a-z0-9-]+(\.next\.[0-9a-f]{8})?'  # accepts <alias>.next.<x>, not .retiring.
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 1, out
+    assert "(retire old key)" in out['msg'] and 'Invalid key_alias format' in out['msg']
+    assert 'key_alias_pattern' in out['msg'] and 'Nothing was changed.' in out['msg']
+    assert json.dumps(api.keys, sort_keys=True) == before  # the successor was removed again
+    assert live(api, 'openwebui') == [old]
+    assert out['rotated'] == []
+
+
+def test_item5_refused_successor_alias_changes_nothing(api, run_module):
+    seed(api)
+    before = json.dumps(api.keys, sort_keys=True)
+    api.alias_pattern = r'[a-z0-9-]+'
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 1 and '(create successor)' in out['msg'] and 'Nothing was changed.' in out['msg'], out
+    assert json.dumps(api.keys, sort_keys=True) == before
+    assert [c[1] for c in api.writes()] == ['/key/generate']
+
+
+def lose_answer_of_update(api, number):
+    """The ``number``-th /key/update is applied, then its answer is lost."""
+    calls = {'n': 0}
+    real_dispatch = api.dispatch
+
+    def dispatch(method, path, query, body):
+        answer = real_dispatch(method, path, query, body)
+        if path == '/key/update':
+            calls['n'] += 1
+            if calls['n'] == number:
+                raise api.RESET
+        return answer
+
+    api.dispatch = dispatch
+    return lambda: setattr(api, 'dispatch', real_dispatch)
+
+
+def test_item11_alias_moved_answer_lost_rerun_hands_the_value_out(api, run_module):
+    old = seed(api)
+    restore = lose_answer_of_update(api, 2)  # 1: retire, 2: move alias
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0)
+    restore()
+    assert rc == 1 and '(move alias)' in out['msg'] and out['rotated'] == []
+    [holder] = live(api, 'openwebui')  # the move landed ...
+    assert holder['metadata']['rotation']['handed_out'] is False  # ... its value never left the module
+
+    rc, out = rotate(run_module, key_alias='openwebui')  # no redeliver: a plain re-run
+    assert rc == 0 and out['changed'] is True, out
+    [entry] = out['rotated']
+    assert entry['resumed'] is True and entry['old_token'] == old['token'] and 'replaced_token' not in entry
+    assert entry['new_token'] == holder['token'] == api.sha256(entry['key'])
+    assert live(api, 'openwebui')[0]['metadata']['rotation']['handed_out'] is True
+    assert [c[1] for c in api.writes()].count('/key/generate') == 1
+
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0 and out['changed'] is False and 'rotated recently' in out['skipped_keys'][0]['reason']
+
+
+def test_item11_without_derivation_the_unhanded_successor_is_replaced(api, run_module):
+    old = seed(api)
+    restore = lose_answer_of_update(api, 2)
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0, key_derivation=False)
+    restore()
+    assert rc == 1
+    [unhanded] = live(api, 'openwebui')
+
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation=False)
+    assert rc == 0, out
+    [entry] = out['rotated']
+    assert entry['replaced_token'] == unhanded['token'] and unhanded['token'] not in api.keys
+    [holder] = live(api, 'openwebui')
+    assert holder['token'] == entry['new_token'] == api.sha256(entry['key'])
+    assert holder['metadata']['rotation']['handed_out'] is True
+    assert sorted(api.keys) == sorted([old['token'], holder['token']])
+    assert api.keys[old['token']]['metadata']['rotation']['successor_token'] == holder['token']
+
+
+def test_item11_the_predecessor_of_an_unhanded_successor_is_not_purged(api, run_module):
+    old = seed(api)
+    restore = lose_answer_of_update(api, 2)
+    rotate(run_module, key_alias='openwebui', retries=0, grace_period='0s')
+    restore()
+    rc, out = run_module(litellm_key_rotate.main, dict(state='purged'))
+    assert rc == 0 and out['purged'] == []
+    assert 'never handed out' in out['skipped_keys'][0]['reason']
+    assert not api.keys[old['token']].get('blocked')
+
+
+def test_item11_a_lost_answer_of_the_hand_out_mark_is_read_back(api, run_module):
+    seed(api)
+    restore = lose_answer_of_update(api, 3)  # 3: the hand-out mark
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0)
+    restore()
+    assert rc == 0, out
+    [entry] = out['rotated']
+    assert entry['new_token'] == api.sha256(entry['key']) == live(api, 'openwebui')[0]['token']
+
+
 def test_custom_key_values_refused_falls_back(api, run_module):
     api.custom_keys = False
     seed(api)
@@ -337,14 +462,14 @@ def test_successor_value_is_derived_from_public_metadata(api, run_module):
 
 
 @pytest.mark.parametrize('count', [60])
-def test_one_listing_and_three_writes_per_key(api, run_module, count):
+def test_one_listing_and_four_writes_per_key(api, run_module, count):
     for i in range(count):
         seed(api, 'bulk%03d' % i, created_at=at(days=-100))
     rc, out = rotate(run_module, older_than_days=90)
     assert rc == 0 and len(out['rotated']) == count
     reads = [c for c in api.calls if c[0] == 'GET']
     assert len(reads) == 1  # 60 keys fit in one page of 100
-    assert len(api.writes()) == 3 * count
+    assert len(api.writes()) == 4 * count  # create, retire, move, hand out
     assert len(api.keys) == 2 * count
 
 

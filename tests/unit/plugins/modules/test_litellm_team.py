@@ -57,3 +57,11 @@ def test_ambiguous_alias(api, run_module):
     api.teams['research-2'] = dict(api.teams['research'], team_id='research-2')
     rc, out = run_module(litellm_team.main, dict(team_alias='research', max_budget=1))
     assert rc == 1 and 'give team_id' in out['msg']
+
+
+def test_item1_retried_team_delete_whose_answer_was_lost_is_done(api, run_module):
+    seed_research(api)
+    api.fault('POST', '/team/delete', api.RESET, after=True)  # committed, answer lost; the retry answers 404
+    rc, out = run_module(litellm_team.main, dict(team_alias='research', state='absent'))
+    assert rc == 0 and out['changed'] is True, out
+    assert api.teams == {}

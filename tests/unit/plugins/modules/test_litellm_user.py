@@ -47,3 +47,54 @@ def test_check_mode_and_absent(api, run_module):
     assert out['changed'] is True and 'alice' not in api.users
     rc, out = run_module(litellm_user.main, dict(user_id='alice', state='absent'))
     assert out['changed'] is False
+
+
+def test_item1_retried_user_delete_whose_answer_was_lost_is_done(api, run_module):
+    seed_alice(api)
+    api.fault('POST', '/user/delete', api.RESET, after=True)  # committed, answer lost; the retry answers 404
+    rc, out = run_module(litellm_user.main, dict(user_id='alice', state='absent'))
+    assert rc == 0 and out['changed'] is True, out
+    assert 'alice' not in api.users
+
+
+def test_item2_a_user_id_with_a_space_is_found_again(api, run_module):
+    rc, out = run_module(litellm_user.main, dict(user_id='it-a b-1', max_budget=5))
+    assert rc == 0 and out['changed'] is True, out
+    rc, out = run_module(litellm_user.main, dict(user_id='it-a b-1', max_budget=5))
+    assert rc == 0 and out['changed'] is False, out
+    assert [c[1] for c in api.writes()] == ['/user/new']
+
+
+def test_item6_metadata_is_merged_keeping_entries_not_declared(api, run_module):
+    seed_alice(api)
+    api.users['alice']['metadata'] = {'dept': 'ml', 'cost_center': '42', 'guardrails': ['pii']}
+    rc, out = run_module(litellm_user.main, dict(user_id='alice', metadata={'dept': 'ops'}))
+    assert rc == 0 and out['changed'] is True, out
+    assert api.users['alice']['metadata'] == {'dept': 'ops', 'cost_center': '42', 'guardrails': ['pii']}
+
+
+def scim_alice(api):
+    seed_alice(api)
+    api.users['alice']['metadata'] = {
+        'dept': 'ml', 'scim_metadata': {'givenName': 'Alice', 'familyName': 'A'}, 'scim_active': True,
+        'scim_enterprise': {'department': 'R&D'}, 'scim_roles': [{'value': 'admin'}]}
+
+
+def test_item6_scim_metadata_is_never_erased(api, run_module):
+    scim_alice(api)
+    before = dict(api.users['alice']['metadata'])
+    for purge in (False, True):
+        rc, out = run_module(litellm_user.main, dict(user_id='alice', metadata={'dept': 'ops'}, purge_metadata=purge))
+        assert rc == 1 and 'provisioned by SCIM' in out['msg'] and 'nothing was changed' in out['msg'], out
+    assert api.writes() == [] and api.users['alice']['metadata'] == before
+    # settings other than metadata are still managed, and metadata is not sent along
+    rc, out = run_module(litellm_user.main, dict(user_id='alice', max_budget=40, metadata={'dept': 'ml'}))
+    assert rc == 0 and out['changed'] is True, out
+    assert 'metadata' not in api.writes()[-1][3] and api.users['alice']['metadata'] == before
+
+
+def test_item6_purge_keeps_what_litellm_keeps_there(api, run_module):
+    seed_alice(api)
+    api.users['alice']['metadata'] = {'dept': 'ml', 'old': 1, 'guardrails': ['pii']}
+    rc, out = run_module(litellm_user.main, dict(user_id='alice', metadata={'dept': 'ml'}, purge_metadata=True))
+    assert rc == 0 and api.users['alice']['metadata'] == {'dept': 'ml', 'guardrails': ['pii']}
