@@ -50,6 +50,8 @@ options:
     description:
       - How many times a request is sent again after a connection error, a timeout or an
         HTTP 5xx answer, with exponential backoff (0.5 s, 1 s, 2 s, ...).
+      - A 5xx answer that says why it will not pass (no database connected, a LiteLLM Enterprise feature
+        without a licence) is not retried.
       - V(0) disables retries.
       - Requests that create something are safe to retry; see the module notes.
     type: int
@@ -57,8 +59,12 @@ options:
 notes:
   - All modules of the C(litellm) action group can get their connection options once through
     C(module_defaults) with C(group/sacred_brain.llm_gateway.litellm).
-  - "Errors are explained: HTTP 401/403 as 'the master key was rejected by <api_url>', HTTP 404 as not found,
-    timeouts, refused connections and answers that are not JSON each with their own message."
+  - "Errors are explained, with LiteLLM's own message: HTTP 401 as 'the master key was rejected by <api_url>';
+    HTTP 403 as a refusal of that request (not allowed for this key, custom key values disabled, or an
+    Enterprise feature); a proxy without a database as such; HTTP 404 as not found; timeouts, refused
+    connections and answers that are not JSON each with their own message."
+  - A delete whose object is already gone (for example a retry whose first attempt was applied but whose
+    answer was lost) counts as done.
 '''
 
     # Attributes of the modules that change things (check mode and diff supported).

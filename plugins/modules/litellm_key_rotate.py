@@ -22,8 +22,13 @@ description:
     (a rotation never resets a budget) and C(metadata.rotation) linking the generations, under the temporary
     alias C(<alias>.next.<old token[:8]>);
     2. rename the old key to C(<alias>.retiring.<old token[:8]>) and record C(metadata.retire_at) = now + O(grace_period);
-    3. give the successor the alias.
+    3. give the successor the alias;
+    4. mark the successor C(metadata.rotation.handed_out=true), then return its value.
     The old key keeps working until it is purged after C(retire_at), so clients switch over without errors."
+  - "A successor that holds the alias but is not marked handed out (the answer to step 3 or 4 was lost, so
+    the run failed without its value) is handed out by the next run: its value is derived again and returned
+    in RV(rotated), or, when it cannot be, the successor is replaced by a new one before anybody uses it.
+    Its predecessor is not purged until then."
   - "Every step can be interrupted and the module run again: it recognises a half-done rotation from the aliases
     and metadata above and finishes it, never creating a second successor and never revoking a key whose
     successor does not hold the alias."
@@ -33,7 +38,14 @@ description:
     When it cannot (O(key_derivation=false), another secret, or the proxy refuses custom key values), an
     unfinished successor whose value nobody has ever received is deleted and created again."
   - O(method=regenerate) uses LiteLLM Enterprise's C(/key/{key}/regenerate) instead, which changes the value in
-    place and keeps the old value valid for O(grace_period) on the proxy side.
+    place and keeps the old value valid for O(grace_period) on the proxy side. Without an Enterprise licence
+    LiteLLM answers it with HTTP 500 and an "Enterprise feature" message; the module fails at once and says so.
+  - "When the proxy sets C(general_settings.disable_custom_api_keys), both methods let LiteLLM choose the
+    new value (with a warning): an interrupted rotation then replaces its successor instead of resuming it."
+  - "When the proxy validates aliases (C(litellm_settings.key_alias_pattern) or
+    C(enable_key_alias_format_validation)), the aliases of keys in flight must pass too. If LiteLLM refuses
+    one, the rotation of that key fails with LiteLLM's message and leaves nothing changed (a successor made
+    for it is deleted again)."
   - "The result contains new key values. Register it under C(no_log: true)."
 extends_documentation_fragment:
   - sacred_brain.llm_gateway.litellm

@@ -64,9 +64,9 @@ options:
     description:
       - Metadata of the user, merged into the current metadata unless O(purge_metadata=true).
       - Only the entries given here are set; every other entry is kept.
-      - The metadata of a user provisioned by SCIM (C(scim_metadata)) is not changed: LiteLLM hides its SCIM
+      - "The metadata of a user provisioned by SCIM (C(scim_metadata)) is not changed: LiteLLM hides its SCIM
         directory attributes from the admin API and replaces metadata as a whole, so a change made here
-        would erase them. The module fails instead, before changing anything.
+        would erase them. The module fails instead, before changing anything."
     type: dict
   purge_metadata:
     description:
