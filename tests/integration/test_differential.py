@@ -69,6 +69,9 @@ VARYING = frozenset(
         "reset_at",
     }
 )
+# Lists LiteLLM reads without an ORDER BY (prisma find_many): their order is the database's, so both sides
+# are sorted on a stable field before comparing.
+UNORDERED = frozenset({"keys", "teams", "team_memberships", "members_with_roles"})
 WRONG_MASTER_KEY = "sk-wrong-master-key-0123456789"
 
 
@@ -106,6 +109,8 @@ def compare(a: Any, b: Any, path: str = "$", varying: bool = False) -> list[str]
                 out += compare(a[name], b[name], sub, varying or name in VARYING)
         return out
     if ta == "list":
+        if path.rsplit(".", 1)[-1] in UNORDERED:
+            a, b = sorted(a, key=_order_key), sorted(b, key=_order_key)
         out = []
         if len(a) != len(b):
             out.append(f"{path}: {len(a)} items (stand-in) != {len(b)} (real)")
@@ -115,6 +120,12 @@ def compare(a: Any, b: Any, path: str = "$", varying: bool = False) -> list[str]
     if not varying and a != b:
         return [f"{path}: value {_short(a)} (stand-in) != {_short(b)} (real)"]
     return []
+
+
+def _order_key(item: Any) -> str:
+    if isinstance(item, dict):
+        return "|".join(str(item.get(name) or "") for name in ("key_alias", "team_alias", "team_id", "user_id"))
+    return json.dumps(item, sort_keys=True, default=str)
 
 
 def _short(value: Any) -> str:
@@ -251,6 +262,21 @@ def steps(s: str, model: str) -> list[Step]:
         ),
         Step("key info: soft budget key", "GET", "/key/info", params=lambda c: {"key": c["soft_key"]}),
         Step(
+            "key update: soft budget key, object_permission",
+            "POST",
+            "/key/update",
+            lambda c: {"key": c["soft_key"], "soft_budget": 3.5, "object_permission": {"agents": ["agent-diff"]}},
+            expect=200,
+        ),
+        Step("key info: soft budget key after update", "GET", "/key/info", params=lambda c: {"key": c["soft_key"]}),
+        Step(
+            "key list: soft budget key, full objects",
+            "GET",
+            "/key/list",
+            params={"key_alias": f"{alias}-soft", "return_full_object": "true"},
+            expect=200,
+        ),
+        Step(
             "key update (metadata, max_budget)",
             "POST",
             "/key/update",
@@ -310,6 +336,24 @@ def steps(s: str, model: str) -> list[Step]:
         ),
         Step("team new: duplicate", "POST", "/team/new", {"team_id": team}, expect=400),
         Step(
+            "team new with the user as a member",
+            "POST",
+            "/team/new",
+            {"team_id": f"{team}-m", "team_alias": f"it-diff-{s}-m", "members_with_roles": [{"role": "user", "user_id": user}]},
+            expect=200,
+        ),
+        Step(
+            "key generate in the user's own team",
+            "POST",
+            "/key/generate",
+            {"key_alias": f"{alias}-own", "user_id": user, "team_id": f"{team}-m"},
+            capture=lambda c, b: c.update(own_key=b["key"]),
+            expect=200,
+        ),
+        Step("team info: team with a member", "GET", "/team/info", params={"team_id": f"{team}-m"}, expect=200),
+        Step("user info: member of a team", "GET", f"/user/info?user_id={enc_user}", expect=200),
+        Step("team delete: team with a member", "POST", "/team/delete", {"team_ids": [f"{team}-m"]}, expect=200),
+        Step(
             "key generate for user and team",
             "POST",
             "/key/generate",
@@ -336,7 +380,11 @@ def steps(s: str, model: str) -> list[Step]:
         Step("user info: deleted user", "GET", f"/user/info?user_id={enc_user}"),
         # ------------------------------------------------------------- bad bodies
         Step("bad body: not JSON", "POST", "/key/generate", raw_body=b"{not json", expect=422),
-        Step("bad body: a list", "POST", "/key/generate", [1, 2], expect=422),
+        Step("bad body: a list", "POST", "/key/generate", [1, 2], expect=500),
+        Step("bad body: a list, wrong master key", "POST", "/key/generate", [1, 2], auth="wrong"),
+        Step("bad body: not JSON, wrong master key", "POST", "/key/generate", raw_body=b"{not", auth="wrong"),
+        Step("bad body: a number, /user/new", "POST", "/user/new", 5),
+        Step("bad body: max_budget a string, wrong master key", "POST", "/key/generate", {"max_budget": "x"}, auth="wrong"),
         Step("bad body: max_budget a string", "POST", "/key/generate", {"max_budget": "lots"}, expect=422),
         Step("bad body: models not a list", "POST", "/key/generate", {"models": "fake"}, expect=422),
         Step("bad body: user_id a number", "POST", "/user/new", {"user_id": 5}, expect=422),
@@ -384,6 +432,7 @@ def twin(real_api: RemoteProxy, real_models: list[str]) -> Iterator[Any]:
 # ----------------------------------------------------------------------------- the test
 def run_sequence(standin_side: Side, real_side: Side, sequence: list[Step]) -> list[str]:
     report: list[str] = []
+    dump: list[dict[str, Any]] = []
     for step in sequence:
         answers = {}
         for side in (standin_side, real_side):
@@ -406,16 +455,21 @@ def run_sequence(standin_side: Side, real_side: Side, sequence: list[Step]) -> l
             )
         if step.expect is not None and r_status != step.expect:
             report.append(f"--- {step.name}: the real API answered {r_status}, the sequence expects {step.expect}")
+        dump.append({"step": step.name, "stand-in": [s_status, s_body], "real": [r_status, r_body]})
+    if os.environ.get("DIFF_DUMP"):  # DIFF_DUMP=answers.json keeps every answer of both sides, for debugging
+        with open(os.environ["DIFF_DUMP"], "w") as fh:
+            json.dump(dump, fh, indent=1, default=str)
     return report
 
 
 def cleanup(side: Side, s: str) -> None:
     proxy = side.proxy
-    for name in ("key", "soft_key", "team_key", "user_key"):
+    for name in ("key", "soft_key", "team_key", "user_key", "own_key"):
         if name in side.ctx:
             proxy.call("POST", "/key/delete", {"keys": [side.ctx[name]]})
     proxy.call("POST", "/key/delete", {"key_aliases": [f"it-diff-{s}", f"it-diff-{s}-chosen", f"it-diff-{s}-team"]})
     proxy.call("POST", "/team/delete", {"team_ids": [f"it-diff-team-{s}"]})
+    proxy.call("POST", "/team/delete", {"team_ids": [f"it-diff-team-{s}-m"]})
     proxy.call("POST", "/user/delete", {"user_ids": [f"it-diff user {s}"]})
 
 

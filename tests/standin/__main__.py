@@ -7,12 +7,20 @@ once the socket is bound, then serves until SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
 import threading
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def _json_object(text: str) -> dict:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +56,26 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="like litellm_settings.enable_key_alias_format_validation: aliases must match ^[a-zA-Z0-9][a-zA-Z0-9_-/.@]{0,253}[a-zA-Z0-9]$",
     )
+    parser.add_argument(
+        "--disable-custom-api-keys",
+        action="store_true",
+        help="like general_settings.disable_custom_api_keys: /key/generate with `key` (and regenerate with "
+        "`new_key`) answer 403",
+    )
+    parser.add_argument(
+        "--default-key-generate-params",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help='like litellm_settings.default_key_generate_params, e.g. \'{"duration": "90d", "max_budget": 5}\'',
+    )
+    parser.add_argument(
+        "--upperbound-key-generate-params",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help='like litellm_settings.upperbound_key_generate_params, e.g. \'{"tpm_limit": 100000}\'',
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
 
@@ -59,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         cost_per_request=args.cost_per_request,
         models=models,
         key_alias_format_validation=args.enable_key_alias_format_validation,
+        disable_custom_api_keys=args.disable_custom_api_keys,
+        default_key_generate_params=args.default_key_generate_params,
+        upperbound_key_generate_params=args.upperbound_key_generate_params,
     )
     httpd = StandinHTTPServer((args.host, args.port), app, verbose=args.verbose)
     print(f"LITELLM STAND-IN listening on {httpd.url}", flush=True)

@@ -261,12 +261,17 @@ def run_standin(
     verbose: bool = False,
     startup_timeout: float = 30.0,
     key_alias_format_validation: bool = False,
+    disable_custom_api_keys: bool = False,
+    default_key_generate_params: Mapping[str, Any] | None = None,
+    upperbound_key_generate_params: Mapping[str, Any] | None = None,
 ) -> Iterator[Standin]:
     """Run a stand-in for the duration of the ``with`` block.
 
     ``db_path=None`` uses a fresh SQLite file in a temporary directory that is
     removed afterwards.  ``port=0`` picks a free port.  ``subprocess=True``
-    runs ``python -m tests.standin`` instead of a thread.
+    runs ``python -m tests.standin`` instead of a thread.  ``disable_custom_api_keys``,
+    ``default_key_generate_params`` and ``upperbound_key_generate_params`` behave
+    like the LiteLLM settings of the same names.
     """
     tmpdir = None
     if db_path is None:
@@ -285,6 +290,11 @@ def run_standin(
         "verbose": verbose,
         "timeout": startup_timeout,
         "alias_validation": key_alias_format_validation,
+        "policies": {
+            "disable_custom_api_keys": disable_custom_api_keys,
+            "default_key_generate_params": default_key_generate_params,
+            "upperbound_key_generate_params": upperbound_key_generate_params,
+        },
     }
     handle: Standin | None = None
     try:
@@ -298,7 +308,7 @@ def run_standin(
 
 
 def _start_thread(
-    db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation
+    db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation, policies
 ) -> Standin:  # noqa: ANN001
     from .server import DEFAULT_MODELS, StandinApp, StandinHTTPServer
 
@@ -309,6 +319,7 @@ def _start_thread(
         cost_per_request=cost,
         models=models or DEFAULT_MODELS,
         key_alias_format_validation=alias_validation,
+        **policies,
     )
     httpd = StandinHTTPServer((host, port), app, verbose=verbose)
     thread = threading.Thread(
@@ -331,7 +342,7 @@ def _start_thread(
 
 
 def _start_subprocess(
-    db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation
+    db_path, master_key, enterprise, port, host, cost, models, verbose, timeout, alias_validation, policies
 ) -> Standin:  # noqa: ANN001
     cmd = [
         sys.executable,
@@ -354,6 +365,11 @@ def _start_subprocess(
         cmd += ["--models", ",".join(models)]
     if alias_validation:
         cmd.append("--enable-key-alias-format-validation")
+    if policies["disable_custom_api_keys"]:
+        cmd.append("--disable-custom-api-keys")
+    for name in ("default_key_generate_params", "upperbound_key_generate_params"):
+        if policies[name] is not None:
+            cmd += ["--" + name.replace("_", "-"), json.dumps(dict(policies[name]))]
     if verbose:
         cmd.append("--verbose")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}

@@ -60,8 +60,10 @@ from litellm.proxy._types import (  # noqa: E402
     LiteLLM_DeletedVerificationToken,
     LiteLLM_ManagementEndpoint_MetadataFields,
     LiteLLM_ManagementEndpoint_MetadataFields_Premium,
+    LiteLLM_TeamMembership,
     LiteLLM_TeamTable,
     LiteLLM_VerificationToken,
+    Member,
     NewTeamRequest,
     NewUserRequest,
     NewUserResponse,
@@ -81,6 +83,7 @@ from litellm.proxy.common_utils.timezone_utils import (  # noqa: E402
 from litellm.secret_managers.base_secret_manager import raise_if_unsafe_secret_name  # noqa: E402
 from litellm.types.proxy.common_proxy_errors import CommonProxyErrors  # noqa: E402
 from litellm.types.proxy.management_endpoints.key_requests import LiteLLMKeyType  # noqa: E402
+from litellm.types.proxy.management_endpoints.ui_sso import LiteLLM_UpperboundKeyGenerateParams  # noqa: E402
 from litellm.types.proxy.management_endpoints.user_requests import LiteLLM_UserTableWithKeyCount  # noqa: E402
 
 from .faults import FaultConfig, Faults  # noqa: E402
@@ -105,6 +108,20 @@ KEY_ALIAS_PATTERN_MESSAGE = (
     "Invalid key_alias format. Must be 2-255 characters, start/end with alphanumeric, and only contain a-zA-Z0-9_-/.@."
 )
 META_FIELDS: tuple[str, ...] = tuple(LiteLLM_ManagementEndpoint_MetadataFields)
+# _common_key_generation_helper: the fields default_key_generate_params fills when the request leaves them None
+# (plus models when [] and metadata when {}; object_permission is merged field by field).
+DEFAULT_KEY_PARAM_FIELDS = (
+    "max_budget",
+    "user_id",
+    "team_id",
+    "max_parallel_requests",
+    "tpm_limit",
+    "rpm_limit",
+    "budget_duration",
+    "duration",
+)
+BUDGET_NUMERIC_KEYS = ("max_budget", "soft_budget", "max_parallel_requests", "tpm_limit", "rpm_limit", "tpd_limit")
+CUSTOM_KEYS_DISABLED = "Custom API key values are disabled by your administrator. Keys must be auto-generated."
 PREMIUM_FIELDS: tuple[str, ...] = tuple(LiteLLM_ManagementEndpoint_MetadataFields_Premium)
 
 # ----------------------------------------------------------------------------- table columns
@@ -173,11 +190,61 @@ BUDGET_COLUMNS = (
     "budget_duration",
     "budget_reset_at",
     "allowed_models",
+    "temp_budget_increase",
+    "temp_budget_expiry",
     "created_at",
     "created_by",
     "updated_at",
     "updated_by",
 )
+# Relation fields of a LiteLLM_BudgetTable prisma row (None unless included).
+BUDGET_RELATIONS = (
+    "organization",
+    "projects",
+    "keys",
+    "end_users",
+    "tags",
+    "model_access_groups",
+    "team_membership",
+    "organization_membership",
+)
+# LiteLLM_ObjectPermissionTable: scalar columns with their schema defaults, then relations.
+OBJECT_PERMISSION_COLUMNS: dict[str, Any] = {
+    "object_permission_id": None,
+    "mcp_servers": [],
+    "mcp_access_groups": [],
+    "mcp_tool_permissions": None,
+    "vector_stores": [],
+    "agents": [],
+    "agent_access_groups": [],
+    "models": [],
+    "blocked_tools": [],
+    "mcp_toolsets": [],
+    "search_tools": [],
+    "mcp_tool_search_enabled": None,
+    "skills": [],
+}
+OBJECT_PERMISSION_RELATIONS = (
+    "teams",
+    "projects",
+    "verification_tokens",
+    "organizations",
+    "users",
+    "end_users",
+    "agents_table",
+)
+# Relation fields of a LiteLLM_UserTable prisma row (None unless included).
+USER_RELATIONS = (
+    "verified_subjects",
+    "litellm_organization_table",
+    "organization_memberships",
+    "invitations_created",
+    "invitations_updated",
+    "invitations_user",
+    "object_permission",
+)
+# Relation fields of a LiteLLM_TeamTable prisma row.
+TEAM_RELATIONS = ("litellm_model_table", "litellm_organization_table", "object_permission", "projects")
 KEY_RELATIONS = (
     "litellm_budget_table",
     "litellm_organization_table",
@@ -226,6 +293,7 @@ USER_COLUMNS: dict[str, Any] = {
     "updated_at": None,
 }
 USER_DT_FIELDS = ("last_breach_check_at", "budget_reset_at", "created_at", "updated_at")
+MAX_USER_ID_LENGTH = 512  # internal_user_endpoints._is_valid_user_id
 
 TEAM_COLUMNS: dict[str, Any] = {
     "team_id": None,
@@ -412,6 +480,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes
     json: Any = _MISSING
+    raw_query: str = ""  # the query string as sent (LiteLLM re-reads user_id from it with unquote)
 
     def header(self, name: str) -> str | None:
         getter = getattr(self.headers, "get", None)
@@ -501,9 +570,24 @@ class StandinApp:
         models: tuple[str, ...] | list[str] = DEFAULT_MODELS,
         fault_seed: int | None = None,
         key_alias_format_validation: bool = False,
+        disable_custom_api_keys: bool = False,
+        default_key_generate_params: Mapping[str, Any] | None = None,
+        upperbound_key_generate_params: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = Store(db_path)
         self.key_alias_format_validation = key_alias_format_validation
+        # general_settings.disable_custom_api_keys
+        self.disable_custom_api_keys = bool(disable_custom_api_keys)
+        # litellm_settings.default_key_generate_params (a plain dict in LiteLLM too)
+        self.default_key_generate_params = (
+            dict(default_key_generate_params) if default_key_generate_params is not None else None
+        )
+        # litellm_settings.upperbound_key_generate_params, validated like proxy_server does
+        self.upperbound_key_generate_params = (
+            LiteLLM_UpperboundKeyGenerateParams(**upperbound_key_generate_params)
+            if upperbound_key_generate_params is not None
+            else None
+        )
         self.master_key = master_key
         self.enterprise = enterprise
         self.cost_per_request = float(cost_per_request)
@@ -569,11 +653,17 @@ class StandinApp:
         return None, {}, path_known
 
     def dispatch(
-        self, method: str, path: str, query: dict[str, list[str]], headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: Mapping[str, str],
+        body: bytes,
+        raw_query: str = "",
     ) -> tuple[int, Any, dict[str, str]]:
         with self._count_lock:
             self.request_count += 1
-        req = Request(method=method, path=path, query=query, headers=headers, body=body)
+        req = Request(method=method, path=path, query=query, headers=headers, body=body, raw_query=raw_query)
         route, path_params, path_known = self._resolve(method, path)
         if route is None:
             if path_known:
@@ -583,6 +673,10 @@ class StandinApp:
             # 1. FastAPI reads and JSON-decodes the body before running any dependency.
             if route.body_model is not None or route.kind in ("llm", "standin"):
                 req.json = self._parse_json(req, strict=route.body_model is not None)
+            if route.body_model is not None and req.json is not _MISSING and not isinstance(req.json, dict):
+                # LiteLLM reads a parsed body as a dict before auth and FastAPI's validation, so a JSON
+                # array (or number, string) ends in its unhandled-exception handler: a bare 500.
+                raise ApiError(500, {"error": {"message": "Internal server error", "type": "internal_server_error"}})
             # 2. user_api_key_auth
             principal = None
             if route.kind != "public":
@@ -648,16 +742,8 @@ class StandinApp:
             if optional:
                 return None
             raise validation_error([{"type": "missing", "loc": ["body"], "msg": "Field required"}])
-        if not isinstance(body, dict):
-            raise validation_error(
-                [
-                    {
-                        "type": "model_attributes_type",
-                        "loc": ["body"],
-                        "msg": "Input should be a valid dictionary or object to extract fields from",
-                    }
-                ]
-            )
+        if not isinstance(body, dict):  # dispatch() answers 500 before this (see there)
+            raise ApiError(500, {"error": {"message": "Internal server error", "type": "internal_server_error"}})
         try:
             return model.model_validate(body)
         except ValidationError as exc:
@@ -859,17 +945,68 @@ class StandinApp:
         data.metadata = data.metadata or {}
         data.metadata[field_name] = value
 
-    def _row_for_response(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _row_for_response(
+        self, row: Mapping[str, Any], *, budget: bool = True, object_permission: bool = False
+    ) -> dict[str, Any]:
         """A prisma row (columns + relation fields) as jsonable_encoder renders a python dict.
 
         Like LiteLLM's key reads (``include={"litellm_budget_table": True}``), the
-        budget row a key points at is joined in.
+        budget row a key points at is joined in; ``object_permission=True`` also
+        joins its LiteLLM_ObjectPermissionTable row (key info, update, full list).
         """
         out = dict(row)
         for rel in KEY_RELATIONS:
             out.setdefault(rel, None)
-        if out.get("budget_id") and out.get("litellm_budget_table") is None:
-            out["litellm_budget_table"] = self.store.get_budget(out["budget_id"])
+        if budget and out.get("budget_id") and out.get("litellm_budget_table") is None:
+            out["litellm_budget_table"] = self._budget_for_response(out["budget_id"])
+        if object_permission and out.get("object_permission_id"):
+            out["object_permission"] = self._object_permission_for_response(out["object_permission_id"])
+        return out
+
+    def _budget_for_response(self, budget_id: str | None) -> dict[str, Any] | None:
+        """A LiteLLM_BudgetTable prisma row with its (not included) relation fields."""
+        row = self.store.get_budget(budget_id) if budget_id else None
+        if row is None:
+            return None
+        out = {name: row.get(name) for name in BUDGET_COLUMNS}
+        if out.get("allowed_models") is None:
+            out["allowed_models"] = []
+        for rel in BUDGET_RELATIONS:
+            out[rel] = None
+        return out
+
+    def _create_object_permission(self, permission: Mapping[str, Any] | None) -> str | None:
+        """set_object_permission: a LiteLLM_ObjectPermissionTable row from the non-null fields; returns its id."""
+        if not isinstance(permission, Mapping):
+            return None
+        row = copy.deepcopy(OBJECT_PERMISSION_COLUMNS)
+        for name, value in permission.items():
+            if value is not None and name in row and name != "object_permission_id":
+                row[name] = value
+        row["object_permission_id"] = str(uuid.uuid4())
+        self.store.put_object_permission(row)
+        return row["object_permission_id"]
+
+    def _update_object_permission(self, existing_id: str | None, permission: Mapping[str, Any] | None) -> str | None:
+        """_prepare_key_update_object_permission: upsert the row the key points at (new one if none)."""
+        if not isinstance(permission, Mapping):
+            return existing_id
+        row = self.store.get_object_permission(existing_id) if existing_id else None
+        if row is None:
+            return self._create_object_permission(permission)
+        for name, value in permission.items():
+            if value is not None and name in row and name != "object_permission_id":
+                row[name] = value
+        self.store.put_object_permission(row)
+        return existing_id
+
+    def _object_permission_for_response(self, object_permission_id: str | None) -> dict[str, Any] | None:
+        row = self.store.get_object_permission(object_permission_id) if object_permission_id else None
+        if row is None:
+            return None
+        out = {name: row.get(name, default) for name, default in OBJECT_PERMISSION_COLUMNS.items()}
+        for rel in OBJECT_PERMISSION_RELATIONS:
+            out[rel] = None
         return out
 
     def _new_budget_row(self, now: datetime, changed_by: str | None, **values: Any) -> dict[str, Any]:
@@ -904,9 +1041,10 @@ class StandinApp:
                         hash_token(principal.api_key) if principal.api_key.startswith("sk-") else principal.api_key
                     ),
                     "litellm_changed_by": changed_by,
+                    "id": str(uuid.uuid4()),  # LiteLLM_DeletedVerificationToken.id, shown by /key/info
                 }
             )
-            self.store.archive_key(str(uuid.uuid4()), record)
+            self.store.archive_key(record["id"], record)
 
     # ===================================================================== /key/*
     def _generate_key_row(
@@ -1033,11 +1171,70 @@ class StandinApp:
             raise HTTPExc(500, {"error": "Internal Server Error."})
         self.store.insert_key(row)
 
+    # ------------------------------------------ litellm_settings / general_settings key policies
+    def _apply_default_key_generate_params(self, data: GenerateKeyRequest) -> None:
+        """_common_key_generation_helper: litellm.default_key_generate_params fill what the caller left unset.
+
+        Applied to every /key/generate, the master key's included (not to /user/new's key).
+        An explicit ``budget_duration: null`` is kept; an explicit ``duration: null`` is not.
+        """
+        defaults = self.default_key_generate_params
+        if defaults is None:
+            return
+        for name, value in list(data):
+            if (
+                value is None
+                and (name != "budget_duration" or name not in data.model_fields_set)
+                and name in DEFAULT_KEY_PARAM_FIELDS
+            ):
+                default = defaults.get(name)
+                if default is not None:
+                    setattr(data, name, default)
+            elif name == "models" and value == []:
+                setattr(data, name, defaults.get(name, []))
+            elif name == "metadata" and value == {}:
+                setattr(data, name, defaults.get(name, {}))
+
+    def _enforce_upperbound_key_params(self, data: BaseModel, fill_defaults: bool) -> None:
+        """_enforce_upperbound_key_params: NaN/inf always refused; then litellm.upperbound_key_generate_params
+        fill unset fields (generate only) and refuse larger values with HTTP 400."""
+        for name, value in data:
+            if name in BUDGET_NUMERIC_KEYS and value is not None and not math.isfinite(value):
+                raise HTTPExc(400, {"error": f"{name} must be a finite number. Received: {value}"})
+        upper = self.upperbound_key_generate_params
+        if upper is None:
+            return
+        for name, value in data:
+            bound = getattr(upper, name, None)
+            if bound is None:
+                continue
+            if value is None:
+                if fill_defaults:
+                    setattr(data, name, bound)
+                continue
+            over = False
+            if name in ("max_budget", "max_parallel_requests", "tpm_limit", "rpm_limit"):
+                over = value > bound
+            elif name in ("budget_duration", "duration"):
+                user_seconds = float("inf") if value == "-1" else duration_in_seconds(value)
+                over = user_seconds > duration_in_seconds(bound)
+            if over:
+                raise HTTPExc(
+                    400, {"error": f"{name} is over max limit set in config - user_value={value}; max_value={bound}"}
+                )
+
+    def _check_custom_key_allowed(self, custom_key: str | None) -> None:
+        """general_settings.disable_custom_api_keys refuses a chosen key value (generate, regenerate's new_key)."""
+        if custom_key is not None and self.disable_custom_api_keys:
+            raise HTTPExc(403, {"error": CUSTOM_KEYS_DISABLED})
+
     def key_generate(self, req: Request, p: Principal, data: GenerateKeyRequest) -> tuple[int, Any]:
         now = self.now()
         self._check_non_negative("max_budget", data.max_budget)
         self._check_non_negative("soft_budget", data.soft_budget)
         self._check_budget_duration(data.budget_duration)
+        self._apply_default_key_generate_params(data)
+        self._enforce_upperbound_key_params(data, fill_defaults=True)
         for name in PREMIUM_FIELDS:
             if getattr(data, name, None) is not None:
                 self._set_object_metadata_field(data, name, getattr(data, name))
@@ -1064,11 +1261,21 @@ class StandinApp:
             data_json["key_budget_duration"] = data_json.pop("budget_duration")
         if p.user_id is not None:
             data_json["created_by"] = data_json["updated_by"] = p.user_id
-        data_json.pop("object_permission", None)
+        object_permission = data_json.pop("object_permission", None)
+        default_permission = (self.default_key_generate_params or {}).get("object_permission")
+        if isinstance(default_permission, dict):
+            if object_permission is None:
+                object_permission = dict(default_permission)
+            elif isinstance(object_permission, dict):
+                for name, value in default_permission.items():
+                    object_permission.setdefault(name, value)
         alias = data_json.get("key_alias")
-        self._validate_key_alias_format(alias)
         with self.store.transaction():
+            if isinstance(object_permission, dict):
+                data_json["object_permission_id"] = self._create_object_permission(object_permission)
+            self._validate_key_alias_format(alias)
             self._enforce_unique_key_alias(alias)
+            self._check_custom_key_allowed(data.key)
             if data.key is not None and not data.key.startswith("sk-"):
                 masked = f"{data.key[:4]}****{data.key[-4:]}" if len(data.key) > 8 else "****"
                 raise HTTPExc(
@@ -1091,6 +1298,8 @@ class StandinApp:
                 kwargs["budget_id"] = budget_row["budget_id"]
             key_data, row, _ = self._generate_key_row(request_type="key", now=now, **kwargs)
             self._insert_key_row(row)
+            # the created row is read back with include={"litellm_budget_table": True}
+            key_data["litellm_budget_table"] = self._budget_for_response(row.get("budget_id"))
         response = dict(key_data)
         response["soft_budget"] = data.soft_budget
         model = GenerateKeyResponse.model_validate(response)
@@ -1207,11 +1416,17 @@ class StandinApp:
             self._check_budget_duration(data.budget_duration)
             if data.project_id is not None and data.project_id != existing.get("project_id"):
                 raise HTTPExc(400, "Project reassignment is not supported. Use null to detach the key.")
+            self._enforce_upperbound_key_params(data, fill_defaults=False)
             values = self._prepare_key_update_data(data, existing, now)
             new_alias = values.get("key_alias")
             if new_alias != existing.get("key_alias"):
                 self._validate_key_alias_format(new_alias)
             self._enforce_unique_key_alias(values.get("key_alias"), existing_token=existing["token"])
+            permission = values.pop("object_permission", None)
+            if permission is not None:
+                values["object_permission_id"] = self._update_object_permission(
+                    existing.get("object_permission_id"), permission
+                )
             if values.get("auto_rotate") and values.get("rotation_interval"):
                 values["key_rotation_at"] = now + timedelta(seconds=duration_in_seconds(values["rotation_interval"]))
             if "soft_budget" in data.model_fields_set:
@@ -1230,7 +1445,8 @@ class StandinApp:
             row["updated_at"] = row["settings_updated_at"] = iso(now)
             row["updated_by"] = p.user_id
             self.store.replace_key(existing["token"], row)
-        return 200, {"key": key, **self._row_for_response(row)}
+        # the updated row is read with include={"object_permission": True}: no budget row joined
+        return 200, {"key": key, **self._row_for_response(row, budget=False, object_permission=True)}
 
     def key_delete(self, req: Request, p: Principal, data: KeyRequest) -> tuple[int, Any]:
         changed_by = req.header("litellm-changed-by")
@@ -1298,7 +1514,7 @@ class StandinApp:
             if not own:
                 raise HTTPExc(403, f"You are not allowed to access this key's info. Your role={p.user_role}")
         if live is not None:
-            info = self._row_for_response(live)
+            info = self._row_for_response(live, object_permission=True)
             info.pop("token", None)
             info["status"] = self._derive_status(live)
             return 200, {"key": key, "info": info}
@@ -1307,6 +1523,8 @@ class StandinApp:
             raise ProxyExc("Key not found in database", "not_found_error", "key", 404)
         info = LiteLLM_DeletedVerificationToken.model_validate(_with_datetimes(archived, KEY_DT_FIELDS)).model_dump()
         info.pop("token", None)
+        if info.get("object_permission_id"):  # attach_object_permission_to_dict
+            info["object_permission"] = self._object_permission_for_response(info["object_permission_id"])
         info["status"] = "deleted"
         return 200, {"key": key, "info": info}
 
@@ -1390,7 +1608,9 @@ class StandinApp:
                         )
                     )
                 else:
-                    auth = UserAPIKeyAuth(**_with_datetimes(self._row_for_response(row), KEY_DT_FIELDS))
+                    auth = UserAPIKeyAuth(
+                        **_with_datetimes(self._row_for_response(row, object_permission=True), KEY_DT_FIELDS)
+                    )
                     keys.append(auth.model_dump(mode="json"))
             else:
                 keys.append(row["token"])
@@ -1428,6 +1648,7 @@ class StandinApp:
             if existing is None:
                 raise HTTPExc(404, {"error": f"Key {key} not found."})
             if data is not None and data.new_key is not None:
+                self._check_custom_key_allowed(data.new_key)  # get_new_token
                 if not data.new_key.startswith("sk-"):
                     raise HTTPExc(
                         400,
@@ -1447,6 +1668,7 @@ class StandinApp:
                 raise HTTPExc(500, {"error": "Internal Server Error."})
             values: dict[str, Any] = {}
             if data is not None:
+                self._enforce_upperbound_key_params(data, fill_defaults=False)
                 values = self._prepare_key_update_data(data, existing, now)
                 new_alias = values.get("key_alias")
                 if new_alias != existing.get("key_alias"):
@@ -1475,10 +1697,12 @@ class StandinApp:
         return 200, model.model_dump(mode="json")
 
     # ===================================================================== /user/*
-    def _user_response_row(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def _user_response_row(self, row: Mapping[str, Any], **included: Any) -> dict[str, Any]:
+        """A LiteLLM_UserTable prisma row: columns plus relation fields (None unless ``included``)."""
         out = dict(row)
-        out.setdefault("organization_memberships", None)
-        out.setdefault("object_permission", None)
+        for rel in USER_RELATIONS:
+            out.setdefault(rel, None)
+        out.update(included)
         return out
 
     def _add_user_to_team(self, user_id: str, team_id: str, role: str = "user", user_email: str | None = None) -> None:
@@ -1494,13 +1718,48 @@ class StandinApp:
         if user is not None and team_id not in user.get("teams", []):
             user["teams"] = [*user.get("teams", []), team_id]
             self.store.put_user(user)
+        if user is not None:
+            self._add_team_membership(user_id, team_id)
+
+    def _add_team_membership(self, user_id: str, team_id: str) -> None:
+        """A LiteLLM_TeamMembership row (upsert: an existing one is kept)."""
+        self.store.put_team_membership(
+            {"user_id": user_id, "team_id": team_id, "budget_id": None, "spend": 0.0, "total_spend": 0.0}
+        )
+
+    def _add_new_member(self, user_id: str | None, user_email: str | None, team_id: str) -> dict[str, Any] | None:
+        """management_helpers.utils.add_new_member: upsert the user (an unknown user_id or e-mail gets a
+        new internal_user row), add the team to its ``teams``, and add a team membership row."""
+        if user_id is None:
+            if user_email is None:
+                return None
+            user = self.store.find_user_by_email(user_email)
+            user_id = user["user_id"] if user is not None else str(uuid.uuid4())
+        else:
+            user = self.store.get_user(user_id)
+        if user is None:
+            now = iso(self.now())
+            user = {
+                **copy.deepcopy(USER_COLUMNS),
+                "user_id": user_id,
+                "user_email": user_email,
+                "user_role": "internal_user",
+                "teams": [team_id],
+                "created_at": now,
+                "updated_at": now,
+            }
+        elif team_id not in user.get("teams", []):
+            user["teams"] = [*user.get("teams", []), team_id]
+        self.store.put_user(user)
+        self._add_team_membership(user_id, team_id)
+        return user
 
     def user_new(self, req: Request, p: Principal, data: NewUserRequest) -> tuple[int, Any]:
         now = self.now()
         self._check_budget_duration(data.budget_duration)
         with self.store.transaction():
             if data.user_id and self.store.get_user(data.user_id.strip()) is not None:
-                raise HTTPExc(409, {"error": f"User with user_id {data.user_id.strip()} already exists"})
+                raise HTTPExc(409, {"error": f"User with id {data.user_id.strip()} already exists"})
             if data.user_email:
                 existing = self.store.find_user_by_email(data.user_email)
                 if existing is not None:
@@ -1522,7 +1781,7 @@ class StandinApp:
             self.store.put_user(user_row)
             response: dict[str, Any]
             if auto_create_key is not False:
-                key_row["created_by"] = key_row["updated_by"] = p.user_id
+                # new_user calls generate_key_helper_fn without created_by/updated_by: both stay null
                 self._insert_key_row(key_row)
                 response = {**key_data, **user_data}
             else:
@@ -1545,10 +1804,25 @@ class StandinApp:
             response_dict["teams"] = attached
         return 200, NewUserResponse.model_validate(response_dict).model_dump(mode="json")
 
+    @staticmethod
+    def _user_id_from_raw_query(req: Request) -> str | None:
+        """get_user_id_from_request: the first ``user_id=`` of the raw query, decoded with ``unquote``."""
+        if "user_id=" not in req.raw_query:
+            return None
+        match = re.search(r"user_id=([^&]*)", req.raw_query)
+        if match is None:
+            return None
+        user_id = unquote(match.group(1))  # unquote, not unquote_plus: a '+' stays a '+'
+        if len(user_id) > MAX_USER_ID_LENGTH or any(ord(ch) < 0x20 for ch in user_id):
+            return None
+        return user_id
+
     def user_info(self, req: Request, p: Principal) -> tuple[int, Any]:
-        user_id = req.q("user_id")
-        if user_id is not None:
-            user_id = user_id.strip() or None
+        user_id = req.q("user_id")  # FastAPI's decoding: a '+' is a space
+        if user_id is not None and " " in user_id:
+            # _normalize_user_info_user_id: a decoded space sends LiteLLM back to the raw query, so
+            # "a b" sent as a+b is looked up as "a+b" (not found), and only a%20b finds "a b".
+            user_id = self._user_id_from_raw_query(req)
         if user_id is None and p.is_admin:
             keys = [
                 LiteLLM_VerificationToken.model_validate(_with_datetimes(r, KEY_DT_FIELDS)).model_dump(mode="json")
@@ -1569,15 +1843,33 @@ class StandinApp:
         row = self.store.get_user(user_id) if user_id is not None else None
         if row is None:
             raise HTTPExc(404, f"User {user_id} not found")
-        keys = [self._row_for_response(k) for k in self.store.find_keys_in("user_id", [user_id])]
-        teams = [
-            self._team_list_object(t)
+        member_of = {
+            t["team_id"]: t
             for t in self.store.all_teams()
-            if t["team_id"] in row.get("teams", [])
-            or any(m.get("user_id") == user_id for m in t.get("members_with_roles", []))
+            if any(m.get("user_id") == user_id for m in t.get("members_with_roles", []))
+        }
+        keys = []
+        for k in self.store.find_keys_in("user_id", [user_id]):
+            if k.get("team_id") == UI_SESSION_TEAM_ID:
+                continue
+            out = self._row_for_response(k)
+            # _process_keys_for_user_info: the alias of a team the user is a member of, None for another
+            # team, and the *string* "None" for a key without a team.
+            if k.get("team_id") is None:
+                out["team_alias"] = "None"
+            else:
+                out["team_alias"] = (member_of.get(k["team_id"]) or {}).get("team_alias")
+            keys.append(out)
+        teams = [
+            self._team_list_object(t, user_id=user_id)
+            for t in self.store.all_teams()
+            if t["team_id"] in row.get("teams", []) or t["team_id"] in member_of
         ]
         teams.sort(key=lambda t: t.get("team_alias") or "")
-        return 200, {"user_id": user_id, "user_info": self._user_response_row(row), "keys": keys, "teams": teams}
+        info = self._user_response_row(row, organization_memberships=[])  # get_data includes the memberships
+        info.pop("password", None)
+        info["model_max_budget_usage"] = {}  # build_model_max_budget_usage: no model_max_budget usage cached
+        return 200, {"user_id": user_id, "user_info": info, "keys": keys, "teams": teams}
 
     def user_update(self, req: Request, p: Principal, data: UpdateUserRequest) -> tuple[int, Any]:
         now = self.now()
@@ -1667,6 +1959,7 @@ class StandinApp:
                     team["members"] = [m for m in team.get("members", []) if m not in ids]
                     team["admins"] = [m for m in team.get("admins", []) if m not in ids]
                     self.store.put_team(team)
+            self.store.delete_team_memberships(user_ids=ids)
             deleted = self.store.delete_users(ids)
         return 200, deleted
 
@@ -1742,12 +2035,18 @@ class StandinApp:
         }
 
     # ===================================================================== /team/*
-    def _team_list_object(self, team: Mapping[str, Any]) -> dict[str, Any]:
+    def _team_list_object(self, team: Mapping[str, Any], user_id: str | None = None) -> dict[str, Any]:
+        """list_team's TeamListResponseObject: ``keys`` are the team's raw prisma rows (no relation
+        included), ``team_memberships`` the team's membership rows (only ``user_id``'s when given)."""
         keys = [
-            LiteLLM_VerificationToken.model_validate(_with_datetimes(k, KEY_DT_FIELDS))
-            for k in self.store.find_keys_in("team_id", [team["team_id"]])
+            self._row_for_response(k, budget=False) for k in self.store.find_keys_in("team_id", [team["team_id"]])
         ]
-        obj = TeamListResponseObject(**_with_datetimes(team, TEAM_DT_FIELDS), team_memberships=[], keys=keys)
+        memberships = [
+            LiteLLM_TeamMembership.model_validate({**m, "litellm_budget_table": None})
+            for m in self.store.team_memberships(team["team_id"])
+            if user_id is None or m["user_id"] == user_id
+        ]
+        obj = TeamListResponseObject(**_with_datetimes(team, TEAM_DT_FIELDS), team_memberships=memberships, keys=keys)
         return obj.model_dump(mode="json")
 
     def team_new(self, req: Request, p: Principal, data: NewTeamRequest) -> tuple[int, Any]:
@@ -1787,7 +2086,12 @@ class StandinApp:
                 if name in row:
                     row[name] = value
             row["metadata"] = metadata
-            row["members_with_roles"] = [m.model_dump(mode="json") for m in data.members_with_roles]
+            members = list(data.members_with_roles)
+            # _should_auto_add_team_creator: the caller (the master key's user "default_user_id" too)
+            # becomes an admin member unless general_settings.disable_auto_add_proxy_admin_to_teams.
+            if p.user_id is not None and not any(m.user_id == p.user_id for m in members):
+                members.append(Member(role="admin", user_id=p.user_id))
+            row["members_with_roles"] = []  # filled below, like _add_team_members_to_team
             if data.budget_duration is not None:
                 row["budget_reset_at"] = iso(get_budget_reset_time(data.budget_duration))
             if data.budget_limits:
@@ -1799,12 +2103,21 @@ class StandinApp:
             row["model_max_budget"] = dumped.get("model_max_budget") or {}
             row["created_at"] = row["updated_at"] = iso(now)
             self.store.put_team(row)
-            for member in data.members_with_roles:
-                if member.user_id:
-                    user = self.store.get_user(member.user_id)
-                    if user is not None and row["team_id"] not in user.get("teams", []):
-                        user["teams"] = [*user.get("teams", []), row["team_id"]]
-                        self.store.put_user(user)
+            resolved = []
+            for member in members:
+                entry = member.model_dump(mode="json")
+                user = self._add_new_member(member.user_id, member.user_email, row["team_id"])
+                if user is not None:  # _resolve_member_identity: fill in what the caller left out
+                    entry["user_id"] = entry.get("user_id") or user["user_id"]
+                    entry["user_email"] = entry.get("user_email") or user.get("user_email")
+                if not any(
+                    (entry["user_id"] and e["user_id"] == entry["user_id"])
+                    or (entry["user_email"] and e["user_email"] == entry["user_email"])
+                    for e in resolved
+                ):
+                    resolved.append(entry)
+            row["members_with_roles"] = resolved
+            self.store.put_team(row)
         return 200, LiteLLM_TeamTable.model_validate(_with_datetimes(row, TEAM_DT_FIELDS)).model_dump(mode="json")
 
     def team_update(self, req: Request, p: Principal, data: UpdateTeamRequest) -> tuple[int, Any]:
@@ -1847,7 +2160,10 @@ class StandinApp:
                 row["metadata"] = {}
             row["updated_at"] = iso(now)
             self.store.put_team(row)
-        return 200, {"team_id": row["team_id"], "data": self._z(row, TEAM_DT_FIELDS)}
+        data_out = self._z(row, TEAM_DT_FIELDS)
+        for rel in TEAM_RELATIONS:  # the updated prisma row's relation fields (not included)
+            data_out.setdefault(rel, None)
+        return 200, {"team_id": row["team_id"], "data": data_out}
 
     def team_info(self, req: Request, p: Principal) -> tuple[int, Any]:
         q = QueryParams(req)
@@ -1870,7 +2186,28 @@ class StandinApp:
         team_info = TeamInfoResponseObjectTeamTable.model_validate(_with_datetimes(team, TEAM_DT_FIELDS)).model_dump(
             mode="json"
         )
-        return 200, {"team_id": team_id, "team_info": team_info, "keys": keys, "team_memberships": []}
+        if team.get("object_permission_id"):
+            team_info["object_permission"] = self._object_permission_for_response(team["object_permission_id"])
+        # _hydrate_member_user_details: user_alias (and a missing user_email) from the user rows
+        hydrated = []
+        for member in team_info.get("members_with_roles") or []:
+            user = self.store.get_user(member["user_id"]) if member.get("user_id") else None
+            hydrated.append(
+                {
+                    "user_id": member.get("user_id"),
+                    "user_email": member.get("user_email") or (user or {}).get("user_email"),
+                    "role": member.get("role"),
+                    "user_alias": (user or {}).get("user_alias"),
+                }
+            )
+        team_info["members_with_roles"] = hydrated
+        team_info["model_max_budget_usage"] = {}
+        # _caller_edit_access: a proxy admin may change everything; others are modelled as "none"
+        team_info["caller_edit_access"] = {"kind": "unrestricted"} if p.is_admin else {"kind": "none"}
+        memberships = [
+            {**m, "litellm_budget_table": None, "budget_source": "none"} for m in self.store.team_memberships(team_id)
+        ]
+        return 200, {"team_id": team_id, "team_info": team_info, "keys": keys, "team_memberships": memberships}
 
     def team_delete(self, req: Request, p: Principal, data: DeleteTeamRequest) -> tuple[int, Any]:
         with self.store.transaction():
@@ -1881,6 +2218,7 @@ class StandinApp:
             if keys:
                 self._archive_keys(keys, p, req.header("litellm-changed-by"))
                 self.store.delete_keys(k["token"] for k in keys)
+            self.store.delete_team_memberships(team_ids=data.team_ids)
             ids = set(data.team_ids)
             for user in self.store.all_users():
                 if ids & set(user.get("teams") or []):
@@ -1906,7 +2244,7 @@ class StandinApp:
                 or user_id in (t.get("members") or [])
                 or user_id in (t.get("admins") or [])
             ]
-        out = [self._team_list_object(t) for t in teams]
+        out = [self._team_list_object(t, user_id=user_id or None) for t in teams]
         out.sort(key=lambda t: t.get("team_alias") or "")
         if organization_id is not None:
             if organization_id == "default_organization":
@@ -2038,6 +2376,13 @@ class StandinApp:
             "enterprise": self.enterprise,
             "cost_per_request": self.cost_per_request,
             "models": list(self.models),
+            "disable_custom_api_keys": self.disable_custom_api_keys,
+            "default_key_generate_params": self.default_key_generate_params,
+            "upperbound_key_generate_params": (
+                self.upperbound_key_generate_params.model_dump(exclude_none=True)
+                if self.upperbound_key_generate_params is not None
+                else None
+            ),
             "db_path": self.store.path,
             "keys": self.store.count_keys(),
             "requests": self.request_count,
@@ -2142,7 +2487,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, dumps(payload), headers={"Retry-After": "0"} if status in (429, 503) else None)
             return
         query = parse_qs(parts.query, keep_blank_values=True)
-        status, payload, headers = app.dispatch(self.command, parts.path, query, self.headers, body)
+        status, payload, headers = app.dispatch(self.command, parts.path, query, self.headers, body, parts.query)
         if decision.drop_after:
             self._drop()
             return

@@ -77,6 +77,18 @@ CREATE TABLE IF NOT EXISTS budgets (
     doc TEXT NOT NULL
 );
 
+CREATE TABLE IF NOT EXISTS object_permissions (
+    object_permission_id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS team_memberships (
+    user_id TEXT NOT NULL,
+    team_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (user_id, team_id)
+);
+
 CREATE TABLE IF NOT EXISTS teams (
     team_id TEXT PRIMARY KEY,
     team_alias TEXT,
@@ -301,6 +313,29 @@ class Store:
 
     def put_budget(self, row: Mapping[str, Any]) -> None:
         self._put_doc("budgets", "budget_id", (), row)
+
+    def get_object_permission(self, object_permission_id: str) -> dict[str, Any] | None:
+        return self._get_doc("object_permissions", "object_permission_id", object_permission_id)
+
+    def put_object_permission(self, row: Mapping[str, Any]) -> None:
+        self._put_doc("object_permissions", "object_permission_id", (), row)
+
+    def put_team_membership(self, row: Mapping[str, Any]) -> None:
+        """LiteLLM_TeamMembership: one row per (user_id, team_id); an existing row is kept (upsert, update {})."""
+        self._exec(
+            "INSERT INTO team_memberships (user_id, team_id, doc) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (row["user_id"], row["team_id"], _dumps(row)),
+        )
+
+    def team_memberships(self, team_id: str) -> list[dict[str, Any]]:
+        rows = self._query("SELECT doc FROM team_memberships WHERE team_id = ? ORDER BY rowid", (team_id,))
+        return [json.loads(r["doc"]) for r in rows]
+
+    def delete_team_memberships(self, *, team_ids: Iterable[str] = (), user_ids: Iterable[str] = ()) -> None:
+        for column, values in (("team_id", list(team_ids)), ("user_id", list(user_ids))):
+            if values:
+                marks = ",".join("?" for _ in values)
+                self._exec(f"DELETE FROM team_memberships WHERE {column} IN ({marks})", values)
 
     def get_team(self, team_id: str) -> dict[str, Any] | None:
         return self._get_doc("teams", "team_id", team_id)
