@@ -136,3 +136,10 @@ def test_the_test_wheelhouse_holds_the_pinned_prisma():
     defaults = yaml.safe_load((ROOT / "roles" / "litellm_venv" / "defaults" / "main.yml").read_text())
     build = (ROOT / "tests" / "images" / "build.sh").read_text()
     assert f'PRISMA_REQUIREMENT="{defaults["litellm_venv_prisma_requirement"]}"' in build
+
+
+def test_the_wheelhouse_playbook_defaults_to_the_pinned_prisma():
+    """hostvars do not hold role defaults: the playbook's fallback must be the role's pin."""
+    defaults = yaml.safe_load((ROOT / "roles" / "litellm_venv" / "defaults" / "main.yml").read_text())
+    playbook = (ROOT / "playbooks" / "wheelhouse.yml").read_text()
+    assert f"default('{defaults['litellm_venv_prisma_requirement']}')" in playbook
