@@ -473,6 +473,74 @@ def cleanup(side: Side, s: str) -> None:
     proxy.call("POST", "/user/delete", {"user_ids": [f"it-diff user {s}"]})
 
 
+# ----------------------------------------------------------------------------- key policies
+# A second real proxy whose config.yaml carries exactly these settings (LITELLM_TEST_POLICY_URL, same master
+# key) is compared with a stand-in given the same options.
+POLICY_SETTINGS: dict[str, Any] = {
+    "disable_custom_api_keys": True,  # general_settings
+    "default_key_generate_params": {  # litellm_settings
+        "duration": "90d",
+        "max_budget": 5.0,
+        "budget_duration": "30d",
+        "metadata": {"from": "defaults"},
+        "object_permission": {"vector_stores": ["vs-default"]},
+    },
+    "upperbound_key_generate_params": {"tpm_limit": 100000, "max_budget": 50.0, "duration": "180d"},  # litellm_settings
+}
+
+
+def policy_steps(s: str) -> list[Step]:
+    alias = f"it-diff-pol-{s}"
+    return [
+        Step(
+            "defaults and upper bounds fill an empty request (master key)",
+            "POST",
+            "/key/generate",
+            {"key_alias": alias},
+            capture=lambda c, b: c.update(key=b["key"]),
+            expect=200,
+        ),
+        Step("key info: filled key", "GET", "/key/info", params=lambda c: {"key": c["key"]}, expect=200),
+        Step("explicit duration null is filled too", "POST", "/key/generate", {"key_alias": f"{alias}-d", "duration": None}),
+        Step("explicit budget_duration null is kept", "POST", "/key/generate", {"key_alias": f"{alias}-b", "budget_duration": None}),
+        Step("caller's values win", "POST", "/key/generate", {"key_alias": f"{alias}-v", "max_budget": 7.5, "metadata": {"a": 1}, "models": ["fake-model"]}),
+        Step("tpm_limit over the upper bound", "POST", "/key/generate", {"tpm_limit": 200000}, expect=400),
+        Step("max_budget over the upper bound", "POST", "/key/generate", {"max_budget": 60.0}, expect=400),
+        Step("duration over the upper bound", "POST", "/key/generate", {"duration": "365d"}, expect=400),
+        Step("a chosen key is refused", "POST", "/key/generate", {"key": f"sk-diff-pol-chosen-{s}"}, expect=403),
+        Step("update: tpm_limit over the upper bound", "POST", "/key/update", lambda c: {"key": c["key"], "tpm_limit": 200000}, expect=400),
+        Step("update: never-expiring duration over the bound", "POST", "/key/update", lambda c: {"key": c["key"], "duration": "-1"}, expect=400),
+        Step("update within bounds", "POST", "/key/update", lambda c: {"key": c["key"], "max_budget": 10.0}, expect=200),
+        Step("regenerate with a chosen new_key, no licence", "POST", "/key/regenerate", lambda c: {"key": c["key"], "new_key": f"sk-diff-pol-new-{s}"}),
+        Step("delete", "POST", "/key/delete", {"key_aliases": [alias, f"{alias}-d", f"{alias}-b", f"{alias}-v"]}, expect=200),
+    ]
+
+
+@pytest.fixture(scope="module")
+def real_policy_api(real_api: RemoteProxy) -> RemoteProxy:
+    url = os.environ.get("LITELLM_TEST_POLICY_URL")
+    if not url:
+        pytest.skip(
+            "LITELLM_TEST_POLICY_URL is not set: it names a second real proxy (same database and master key) "
+            "whose config has the settings of POLICY_SETTINGS in tests/integration/test_differential.py"
+        )
+    return RemoteProxy(url, real_api.master_key)
+
+
+def test_key_policies_like_the_real_admin_api(real_policy_api: RemoteProxy, real_models: list[str]) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    with run_standin(master_key=real_policy_api.master_key, models=real_models, **POLICY_SETTINGS) as twin:
+        standin_side, real_side = Side("stand-in", twin), Side("real", real_policy_api)
+        try:
+            report = run_sequence(standin_side, real_side, policy_steps(suffix))
+        finally:
+            for side in (standin_side, real_side):
+                side.proxy.call("POST", "/key/delete", {"key_aliases": [f"it-diff-pol-{suffix}{x}" for x in ("", "-d", "-b", "-v")]})
+    assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(
+        report
+    )
+
+
 def test_standin_answers_like_the_real_admin_api(twin: Any, real_api: RemoteProxy, real_models: list[str]) -> None:
     suffix = uuid.uuid4().hex[:8]
     standin_side, real_side = Side("stand-in", twin), Side("real", real_api)
