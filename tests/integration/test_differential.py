@@ -15,6 +15,17 @@ fails on any difference in
 
 Without ``LITELLM_TEST_URL`` the test fails and says how to start the real API;
 ``LITELLM_REAL_API=0`` skips it instead (for machines that cannot run it).
+
+A second test compares the key policies (``disable_custom_api_keys``,
+``default_key_generate_params``, ``upperbound_key_generate_params``) with a
+second real proxy configured like ``POLICY_SETTINGS``; it runs when
+``LITELLM_TEST_POLICY_URL`` names one (same master key), e.g.::
+
+    python -c 'from tests.integration.test_differential import policy_config_yaml as c; print(c())' > /tmp/pol.yaml
+    PORT=4401 LITELLM_MASTER_KEY=$LITELLM_TEST_MASTER_KEY LITELLM_EXTRA_CONFIG=/tmp/pol.yaml \
+        scripts/real-admin-api.sh start    # then LITELLM_TEST_POLICY_URL=http://127.0.0.1:4401
+
+(``DIFF_DUMP=answers.json`` keeps every answer of both sides.)
 Everything it creates is named ``it-diff-...`` and removed again (the
 integration conftest also sweeps ``it-`` names off a real proxy).
 """
@@ -339,7 +350,11 @@ def steps(s: str, model: str) -> list[Step]:
             "team new with the user as a member",
             "POST",
             "/team/new",
-            {"team_id": f"{team}-m", "team_alias": f"it-diff-{s}-m", "members_with_roles": [{"role": "user", "user_id": user}]},
+            {
+                "team_id": f"{team}-m",
+                "team_alias": f"it-diff-{s}-m",
+                "members_with_roles": [{"role": "user", "user_id": user}],
+            },
             expect=200,
         ),
         Step(
@@ -384,7 +399,13 @@ def steps(s: str, model: str) -> list[Step]:
         Step("bad body: a list, wrong master key", "POST", "/key/generate", [1, 2], auth="wrong"),
         Step("bad body: not JSON, wrong master key", "POST", "/key/generate", raw_body=b"{not", auth="wrong"),
         Step("bad body: a number, /user/new", "POST", "/user/new", 5),
-        Step("bad body: max_budget a string, wrong master key", "POST", "/key/generate", {"max_budget": "x"}, auth="wrong"),
+        Step(
+            "bad body: max_budget a string, wrong master key",
+            "POST",
+            "/key/generate",
+            {"max_budget": "x"},
+            auth="wrong",
+        ),
         Step("bad body: max_budget a string", "POST", "/key/generate", {"max_budget": "lots"}, expect=422),
         Step("bad body: models not a list", "POST", "/key/generate", {"models": "fake"}, expect=422),
         Step("bad body: user_id a number", "POST", "/user/new", {"user_id": 5}, expect=422),
@@ -489,6 +510,25 @@ POLICY_SETTINGS: dict[str, Any] = {
 }
 
 
+def policy_config_yaml() -> str:
+    """POLICY_SETTINGS as config.yaml sections for scripts/real-admin-api.sh's LITELLM_EXTRA_CONFIG (a second
+    general_settings replaces the script's, so it repeats master_key and database_url)."""
+    general = {
+        "master_key": "os.environ/LITELLM_MASTER_KEY",
+        "database_url": "os.environ/DATABASE_URL",
+        "disable_custom_api_keys": POLICY_SETTINGS["disable_custom_api_keys"],
+    }
+    litellm_settings = {
+        name: POLICY_SETTINGS[name] for name in ("default_key_generate_params", "upperbound_key_generate_params")
+    }
+    return (
+        json.dumps({"general_settings": general})[1:-1]
+        + "\n"
+        + json.dumps({"litellm_settings": litellm_settings})[1:-1]
+        + "\n"
+    )
+
+
 def policy_steps(s: str) -> list[Step]:
     alias = f"it-diff-pol-{s}"
     return [
@@ -501,18 +541,58 @@ def policy_steps(s: str) -> list[Step]:
             expect=200,
         ),
         Step("key info: filled key", "GET", "/key/info", params=lambda c: {"key": c["key"]}, expect=200),
-        Step("explicit duration null is filled too", "POST", "/key/generate", {"key_alias": f"{alias}-d", "duration": None}),
-        Step("explicit budget_duration null is kept", "POST", "/key/generate", {"key_alias": f"{alias}-b", "budget_duration": None}),
-        Step("caller's values win", "POST", "/key/generate", {"key_alias": f"{alias}-v", "max_budget": 7.5, "metadata": {"a": 1}, "models": ["fake-model"]}),
+        Step(
+            "explicit duration null is filled too",
+            "POST",
+            "/key/generate",
+            {"key_alias": f"{alias}-d", "duration": None},
+        ),
+        Step(
+            "explicit budget_duration null is kept",
+            "POST",
+            "/key/generate",
+            {"key_alias": f"{alias}-b", "budget_duration": None},
+        ),
+        Step(
+            "caller's values win",
+            "POST",
+            "/key/generate",
+            {"key_alias": f"{alias}-v", "max_budget": 7.5, "metadata": {"a": 1}, "models": ["fake-model"]},
+        ),
         Step("tpm_limit over the upper bound", "POST", "/key/generate", {"tpm_limit": 200000}, expect=400),
         Step("max_budget over the upper bound", "POST", "/key/generate", {"max_budget": 60.0}, expect=400),
         Step("duration over the upper bound", "POST", "/key/generate", {"duration": "365d"}, expect=400),
         Step("a chosen key is refused", "POST", "/key/generate", {"key": f"sk-diff-pol-chosen-{s}"}, expect=403),
-        Step("update: tpm_limit over the upper bound", "POST", "/key/update", lambda c: {"key": c["key"], "tpm_limit": 200000}, expect=400),
-        Step("update: never-expiring duration over the bound", "POST", "/key/update", lambda c: {"key": c["key"], "duration": "-1"}, expect=400),
-        Step("update within bounds", "POST", "/key/update", lambda c: {"key": c["key"], "max_budget": 10.0}, expect=200),
-        Step("regenerate with a chosen new_key, no licence", "POST", "/key/regenerate", lambda c: {"key": c["key"], "new_key": f"sk-diff-pol-new-{s}"}),
-        Step("delete", "POST", "/key/delete", {"key_aliases": [alias, f"{alias}-d", f"{alias}-b", f"{alias}-v"]}, expect=200),
+        Step(
+            "update: tpm_limit over the upper bound",
+            "POST",
+            "/key/update",
+            lambda c: {"key": c["key"], "tpm_limit": 200000},
+            expect=400,
+        ),
+        Step(
+            "update: never-expiring duration over the bound",
+            "POST",
+            "/key/update",
+            lambda c: {"key": c["key"], "duration": "-1"},
+            expect=400,
+        ),
+        Step(
+            "update within bounds", "POST", "/key/update", lambda c: {"key": c["key"], "max_budget": 10.0}, expect=200
+        ),
+        Step(
+            "regenerate with a chosen new_key, no licence",
+            "POST",
+            "/key/regenerate",
+            lambda c: {"key": c["key"], "new_key": f"sk-diff-pol-new-{s}"},
+        ),
+        Step(
+            "delete",
+            "POST",
+            "/key/delete",
+            {"key_aliases": [alias, f"{alias}-d", f"{alias}-b", f"{alias}-v"]},
+            expect=200,
+        ),
     ]
 
 
@@ -535,10 +615,10 @@ def test_key_policies_like_the_real_admin_api(real_policy_api: RemoteProxy, real
             report = run_sequence(standin_side, real_side, policy_steps(suffix))
         finally:
             for side in (standin_side, real_side):
-                side.proxy.call("POST", "/key/delete", {"key_aliases": [f"it-diff-pol-{suffix}{x}" for x in ("", "-d", "-b", "-v")]})
-    assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(
-        report
-    )
+                side.proxy.call(
+                    "POST", "/key/delete", {"key_aliases": [f"it-diff-pol-{suffix}{x}" for x in ("", "-d", "-b", "-v")]}
+                )
+    assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(report)
 
 
 def test_standin_answers_like_the_real_admin_api(twin: Any, real_api: RemoteProxy, real_models: list[str]) -> None:
@@ -549,6 +629,4 @@ def test_standin_answers_like_the_real_admin_api(twin: Any, real_api: RemoteProx
     finally:
         cleanup(standin_side, suffix)
         cleanup(real_side, suffix)
-    assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(
-        report
-    )
+    assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(report)

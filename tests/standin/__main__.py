@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         type=_json_object,
         default=None,
         metavar="JSON",
-        help='like litellm_settings.upperbound_key_generate_params, e.g. \'{"tpm_limit": 100000}\'',
+        help="like litellm_settings.upperbound_key_generate_params, e.g. '{\"tpm_limit\": 100000}'",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)

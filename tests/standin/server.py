@@ -2038,9 +2038,7 @@ class StandinApp:
     def _team_list_object(self, team: Mapping[str, Any], user_id: str | None = None) -> dict[str, Any]:
         """list_team's TeamListResponseObject: ``keys`` are the team's raw prisma rows (no relation
         included), ``team_memberships`` the team's membership rows (only ``user_id``'s when given)."""
-        keys = [
-            self._row_for_response(k, budget=False) for k in self.store.find_keys_in("team_id", [team["team_id"]])
-        ]
+        keys = [self._row_for_response(k, budget=False) for k in self.store.find_keys_in("team_id", [team["team_id"]])]
         memberships = [
             LiteLLM_TeamMembership.model_validate({**m, "litellm_budget_table": None})
             for m in self.store.team_memberships(team["team_id"])
