@@ -37,7 +37,7 @@ import os
 import re
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -419,9 +419,9 @@ def steps(s: str, model: str) -> list[Step]:
     ]
 
 
-# ----------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def real_api() -> RemoteProxy:
+# ----------------------------------------------------------------------------- the real side
+def connect_real_api() -> tuple[RemoteProxy, list[str]]:
+    """The real proxy of LITELLM_TEST_URL and its model names; the calling test FAILS when there is none."""
     remote = remote_proxy_from_env()
     if remote is None:
         pytest.fail(f"LITELLM_TEST_URL / LITELLM_TEST_MASTER_KEY are not set: {START_HINT}", pytrace=False)
@@ -431,23 +431,11 @@ def real_api() -> RemoteProxy:
         pytest.fail(f"the real API at {remote.url} does not answer ({exc}): {START_HINT}", pytrace=False)
     if reply.status != 200:
         pytest.fail(f"the real API at {remote.url} is not ready ({reply}): {START_HINT}", pytrace=False)
-    return remote
-
-
-@pytest.fixture(scope="module")
-def real_models(real_api: RemoteProxy) -> list[str]:
-    status, body = real_api.call("GET", "/v1/models")
+    status, body = remote.call("GET", "/v1/models")
     assert status == 200, body
     models = [m["id"] for m in body["data"]]
     assert models, "the real API serves no models"
-    return models
-
-
-@pytest.fixture(scope="module")
-def twin(real_api: RemoteProxy, real_models: list[str]) -> Iterator[Any]:
-    """A stand-in with the real side's master key and model names."""
-    with run_standin(master_key=real_api.master_key, models=real_models) as proxy:
-        yield proxy
+    return remote, models
 
 
 # ----------------------------------------------------------------------------- the test
@@ -596,18 +584,15 @@ def policy_steps(s: str) -> list[Step]:
     ]
 
 
-@pytest.fixture(scope="module")
-def real_policy_api(real_api: RemoteProxy) -> RemoteProxy:
+def test_key_policies_like_the_real_admin_api() -> None:
     url = os.environ.get("LITELLM_TEST_POLICY_URL")
     if not url:
         pytest.skip(
-            "LITELLM_TEST_POLICY_URL is not set: it names a second real proxy (same database and master key) "
-            "whose config has the settings of POLICY_SETTINGS in tests/integration/test_differential.py"
+            "LITELLM_TEST_POLICY_URL is not set: it names a second real proxy (same master key) whose config "
+            "has POLICY_SETTINGS (see this module's docstring)"
         )
-    return RemoteProxy(url, real_api.master_key)
-
-
-def test_key_policies_like_the_real_admin_api(real_policy_api: RemoteProxy, real_models: list[str]) -> None:
+    real_api, real_models = connect_real_api()
+    real_policy_api = RemoteProxy(url, real_api.master_key)
     suffix = uuid.uuid4().hex[:8]
     with run_standin(master_key=real_policy_api.master_key, models=real_models, **POLICY_SETTINGS) as twin:
         standin_side, real_side = Side("stand-in", twin), Side("real", real_policy_api)
@@ -621,12 +606,15 @@ def test_key_policies_like_the_real_admin_api(real_policy_api: RemoteProxy, real
     assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(report)
 
 
-def test_standin_answers_like_the_real_admin_api(twin: Any, real_api: RemoteProxy, real_models: list[str]) -> None:
+def test_standin_answers_like_the_real_admin_api() -> None:
+    real_api, real_models = connect_real_api()
     suffix = uuid.uuid4().hex[:8]
-    standin_side, real_side = Side("stand-in", twin), Side("real", real_api)
-    try:
-        report = run_sequence(standin_side, real_side, steps(suffix, real_models[0]))
-    finally:
-        cleanup(standin_side, suffix)
-        cleanup(real_side, suffix)
+    # the stand-in runs with the real side's master key and model names
+    with run_standin(master_key=real_api.master_key, models=real_models) as twin:
+        standin_side, real_side = Side("stand-in", twin), Side("real", real_api)
+        try:
+            report = run_sequence(standin_side, real_side, steps(suffix, real_models[0]))
+        finally:
+            cleanup(standin_side, suffix)
+            cleanup(real_side, suffix)
     assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(report)
