@@ -1,54 +1,106 @@
-# Quick start: `make demo`, `make test`. Everything runs from .venv, which
-# the first target that needs it creates from requirements-dev.txt.
+# Quick start: `make demo`, `make test` (`make deps` first on a fresh machine,
+# `make check` for the fast tier). Everything runs from .venv, which the first
+# target that needs it creates from requirements-dev.txt. docs/development.md
+# describes the tiers and what each stage costs.
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export SACRED_BRAIN_CACHE ?= $(HOME)/.cache/sacred-brain-llm-gateway
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export STAGE_TIMES ?= $(CURDIR)/.cache/stage-times
 MODULES := litellm_key litellm_key_info litellm_key_rotate litellm_user litellm_team
 SCENARIOS ?= venv compose fleet database timer
+# pytest-xdist workers for the tests that are safe in parallel (each test has
+# its own tmp_path and its own stand-in on a free port).
+PYTEST_WORKERS ?= auto
+# When set, every Molecule run (and the image build) holds this lock: scenarios
+# share container names, so two checkouts on one machine must take turns.
+MOLECULE_LOCK ?=
+LOCKED := $(if $(MOLECULE_LOCK),flock $(MOLECULE_LOCK))
 
-.PHONY: demo test venv images lint syntax docs unit integration molecule benchmark clean
+CHECK_STAGES := lint syntax docs unit integration-standin
+TEST_STAGES := $(CHECK_STAGES) integration images $(addprefix molecule-,$(SCENARIOS))
 
-demo: venv
+.PHONY: deps demo check test venv images lint syntax docs unit integration-standin integration molecule \
+        benchmark clean stages-check stages-test
+
+# The system packages (scripts/deps.sh holds the list); run as root.
+deps:
+	scripts/deps.sh
+
+demo:
+	@scripts/preflight.sh demo
+	@$(MAKE) --no-print-directory venv
 	scripts/demo.sh
 
-test: lint syntax docs unit integration molecule
+# The fast tier: no Docker, no Molecule, no real proxy.
+check:
+	@scripts/preflight.sh check
+	@$(MAKE) --no-print-directory venv
+	@scripts/stage.sh reset
+	@$(MAKE) --no-print-directory -k stages-check; rc=$$?; \
+	  scripts/stage.sh summary $(CHECK_STAGES) || rc=1; exit $$rc
+
+# Everything CI runs. Stages go on after a failed one (make -k) so that the
+# table at the end shows every stage's time; the exit status is still a failure.
+test:
+	@scripts/preflight.sh test
+	@$(MAKE) --no-print-directory venv
+	@scripts/stage.sh reset
+	@$(MAKE) --no-print-directory -k stages-test; rc=$$?; \
+	  scripts/stage.sh summary $(TEST_STAGES) || rc=1; exit $$rc
+
+stages-check: $(addprefix stage-,$(CHECK_STAGES))
+stages-test: $(addprefix stage-,$(TEST_STAGES))
+stage-%:
+	@scripts/stage.sh run $* $(MAKE) --no-print-directory $*
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt
+	@scripts/preflight.sh venv
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
 images: venv
+	@scripts/preflight.sh images
 	scripts/ensure-docker.sh
-	PYTHON=$(BIN)/python tests/images/build.sh all
+	PYTHON=$(BIN)/python $(LOCKED) tests/images/build.sh all
 
 lint: venv
 	yamllint --strict .
 	ansible-lint --offline --profile production
 
+# Every playbook, in one ansible-playbook run.
 syntax: venv
-	for playbook in playbooks/*.yml; do \
-	  ansible-playbook --syntax-check -i inventories/demo "$$playbook" || exit 1; \
-	done
+	ansible-playbook --syntax-check -i inventories/demo playbooks/*.yml
 
-# Every module's documentation renders, examples included.
+# Every module's documentation renders, examples included (one ansible-doc run).
 docs: venv
-	for module in $(MODULES); do \
-	  ANSIBLE_NOCOLOR=1 ansible-doc sacred_brain.llm_gateway.$$module | grep -q '^EXAMPLES:' || { echo "ansible-doc $$module: no EXAMPLES"; exit 1; }; \
-	done
+	@echo "ansible-doc $(MODULES)"; \
+	  out=$$(ANSIBLE_NOCOLOR=1 ansible-doc $(addprefix sacred_brain.llm_gateway.,$(MODULES))) || exit 1; \
+	  found=$$(grep -c '^EXAMPLES:' <<<"$$out"); \
+	  [ "$$found" = $(words $(MODULES)) ] || { echo "ansible-doc: $$found of $(words $(MODULES)) modules have EXAMPLES"; exit 1; }
 
 unit: venv
-	pytest -q tests/unit
+	pytest -q -n $(PYTEST_WORKERS) tests/unit
 
+# The integration tests against the admin-API stand-in (a fresh one per test).
+integration-standin: venv
+	env -u LITELLM_TEST_URL -u LITELLM_TEST_MASTER_KEY LITELLM_REAL_API=0 \
+	  pytest -q -n $(PYTEST_WORKERS) tests/integration
+
+# The same tests against LiteLLM's real admin API on PostgreSQL.
 integration: venv
-	pytest -q tests/integration
+	scripts/real-admin-api.sh exec -- pytest -q tests/integration
 
 molecule: images
-	for scenario in $(SCENARIOS); do molecule test -s $$scenario || exit 1; done
+	for scenario in $(SCENARIOS); do $(LOCKED) molecule test -s $$scenario || exit 1; done
+
+# One scenario (make molecule-venv); make test runs each as its own stage.
+molecule-%: venv
+	$(LOCKED) molecule test -s $*
 
 benchmark: images
 	$(BIN)/python benchmarks/site_rerun.py

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The stages of make check and make test, timed:
+#
+#   scripts/stage.sh reset               forget the recorded stages
+#   scripts/stage.sh run NAME CMD...     run CMD as stage NAME, record its wall
+#                                        time and result, exit with CMD's status
+#   scripts/stage.sh summary NAME...     print a table of the stages NAME...
+#                                        (wall time, ok / FAILED / not run) and
+#                                        the total; exit 1 unless all are ok
+#
+# Records go to $STAGE_TIMES (default .cache/stage-times), one line per stage:
+# NAME RESULT SECONDS CPU-SECONDS. The CPU time is that of the stage's own
+# processes (not of what runs inside containers); where it is far below the
+# wall time the stage waited, for other processes on a busy machine or for
+# containers.
+set -uo pipefail
+STAGE_TIMES=${STAGE_TIMES:-.cache/stage-times}
+
+now() { echo "${EPOCHREALTIME/,/.}"; }
+
+human() {  # seconds (float) -> "12.3 s" or "4 min 05 s"
+  local s=${1%.*} tenths
+  if [ "$s" -lt 60 ]; then
+    tenths=${1#*.}; tenths=${tenths:0:1}
+    printf '%d.%s s' "$s" "${tenths:-0}"
+  else
+    printf '%d min %02d s' $((s / 60)) $((s % 60))
+  fi
+}
+
+children_cpu() {  # sets cpu: user + system seconds of this shell's finished children
+  local file
+  file=$(mktemp)
+  times >"$file"  # here, not in $(...) or a pipe, which would time a subshell
+  cpu=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); n += p[1] * 60 + p[2] } printf "%.1f", n }' "$file")
+  rm -f "$file"
+}
+
+elapsed() {  # start end -> seconds with one decimal
+  awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'
+}
+
+case "${1:-}" in
+  reset)
+    mkdir -p "$(dirname "$STAGE_TIMES")"
+    : >"$STAGE_TIMES"
+    ;;
+  run)
+    name=${2:?usage: scripts/stage.sh run NAME CMD...}
+    shift 2
+    mkdir -p "$(dirname "$STAGE_TIMES")"
+    printf '\n===== stage %s: %s\n' "$name" "$*"
+    start=$(now)
+    "$@"
+    rc=$?
+    end=$(now)
+    children_cpu
+    took=$(elapsed "$start" "$end")
+    result=ok
+    [ "$rc" = 0 ] || result=FAILED
+    echo "$name $result $took $cpu" >>"$STAGE_TIMES"
+    printf '===== stage %s: %s in %s (CPU %s)\n' "$name" "$result" "$(human "$took")" "$(human "$cpu")"
+    exit "$rc"
+    ;;
+  summary)
+    shift
+    bad=0
+    total=0
+    total_cpu=0
+    printf '\n%-24s %-8s %12s %12s\n' "stage" "result" "wall time" "CPU time"
+    printf '%-24s %-8s %12s %12s\n' "------------------------" "--------" "------------" "------------"
+    for name in "$@"; do
+      # The last record of the stage wins.
+      line=$(grep -E "^$name " "$STAGE_TIMES" 2>/dev/null | tail -n 1)
+      if [ -z "$line" ]; then
+        printf '%-24s %-8s %12s %12s\n' "$name" "not run" "-" "-"
+        bad=1
+        continue
+      fi
+      read -r _ result took cpu <<<"$line"
+      cpu=${cpu:-0}
+      [ "$result" = ok ] || bad=1
+      total=$(awk -v a="$total" -v b="$took" 'BEGIN { printf "%.1f", a + b }')
+      total_cpu=$(awk -v a="$total_cpu" -v b="$cpu" 'BEGIN { printf "%.1f", a + b }')
+      printf '%-24s %-8s %12s %12s\n' "$name" "$result" "$(human "$took")" "$(human "$cpu")"
+    done
+    printf '%-24s %-8s %12s %12s\n' "total" "" "$(human "$total")" "$(human "$total_cpu")"
+    exit "$bad"
+    ;;
+  *)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
