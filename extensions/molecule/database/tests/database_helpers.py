@@ -11,6 +11,7 @@ test modules collected by test_shared_*.py import it, with one that
 import re
 import shlex
 import sys
+import time
 from pathlib import Path
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "resources" / "tests"
@@ -83,6 +84,17 @@ def psql(host, database, sql, url=None):
 def dumps(host):
     """Names of the files in the backup directory, oldest first."""
     return host.run(f"find {BACKUP_DIR} -mindepth 1 -maxdepth 1 -printf '%f\\n' | sort").stdout.split()
+
+
+def wait_for_a_new_dump_name(host, timeout=300):
+    """Dumps are named by the second (litellm-YYYYmmddTHHMMSSZ.dump): wait until
+    a backup started now gets a name after the newest dump's."""
+    newest = max([name for name in dumps(host) if name.startswith("litellm-") and name.endswith(".dump")],
+                 default="")
+    deadline = time.monotonic() + timeout
+    while host.check_output("date -u +litellm-%Y%m%dT%H%M%SZ.dump") <= newest:
+        assert time.monotonic() < deadline, f"the host's clock did not pass {newest}"
+        time.sleep(0.2)
 
 
 def start_backup(host):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from database_helpers import (BACKUP_DIR, BACKUP_UNIT, COMPOSE, DATABASE_ENV, DB_CONTAINER, dumps, in_db, journal,
-                      psql, start_backup)
+                              psql, start_backup, wait_for_a_new_dump_name)
 
 
 def _wait_db_ready(host, database, timeout=90):
@@ -112,7 +112,7 @@ def test_backup_run_writes_private_dumps_and_keeps_the_newest(host, database):
     directory = host.file(BACKUP_DIR)
     assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o700)
     for _ in range(database["keep"] + 1):
-        time.sleep(1.1)  # dumps are named by the second
+        wait_for_a_new_dump_name(host)
         result = start_backup(host)
         assert result.rc == 0, journal(host)
     names = dumps(host)
@@ -137,7 +137,7 @@ def test_failed_backup_fails_the_unit_and_keeps_the_earlier_dumps(host, database
         else ("systemctl stop postgresql", "systemctl start postgresql")
     assert host.run(stop).rc == 0
     try:
-        time.sleep(1.1)
+        wait_for_a_new_dump_name(host)
         result = start_backup(host)
         assert result.rc != 0, "the backup unit succeeded without a database"
         assert host.run(f"systemctl is-failed {BACKUP_UNIT}.service").stdout.strip() == "failed"

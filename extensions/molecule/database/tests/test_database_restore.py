@@ -3,10 +3,10 @@ wiped, playbooks/restore.yml run from the controller, the rows back."""
 
 import json
 import re
-import time
 
 import pytest
-from database_helpers import BACKUP_DIR, RESTORE, api, dumps, journal, psql, recap, run_playbook, start_backup
+from database_helpers import (BACKUP_DIR, RESTORE, api, dumps, journal, psql, recap, run_playbook, start_backup,
+                              wait_for_a_new_dump_name)
 
 TABLE_STATE = ("select coalesce(string_agg(tablename || ':' || tableowner, ' ' order by tablename), '') "
                "from pg_tables where schemaname = 'public'")
@@ -19,7 +19,7 @@ def drill(host, database):
     created = psql(host, database, "create table drill_rows (id int primary key, note text); "
                                    "insert into drill_rows values (1, 'one'), (2, 'two'), (3, 'three')")
     assert created.rc == 0, created.stderr
-    time.sleep(1.1)  # dumps are named by the second
+    wait_for_a_new_dump_name(host)
     assert start_backup(host).rc == 0, journal(host)
     dump = dumps(host)[-1]
     yield {"dump": dump}
@@ -74,7 +74,7 @@ def test_restore_brings_the_rows_back(host, database, drill, gateway):
     assert _rows(host, database) == "1=one,2=two,3=three"
     assert psql(host, database, TABLE_STATE).stdout.strip() == "drill_rows:litellm"
     # The role's credentials still work and the next backup succeeds.
-    time.sleep(1.1)
+    wait_for_a_new_dump_name(host)
     assert start_backup(host).rc == 0, journal(host)
 
 
