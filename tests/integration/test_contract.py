@@ -149,6 +149,19 @@ def test_item3_community_rotation_works_when_custom_key_values_are_disabled(conf
     assert not made.get("failed") and proxy.chat(made["key"]).status == 200, made
 
 
+def test_item3_regenerate_works_when_custom_key_values_are_disabled(configured_standin):
+    proxy, ansible = configured_standin(enterprise=True, disable_custom_api_keys=True)
+    status, created = proxy.call("POST", "/key/generate", {"key_alias": "it-regen-nocustom"})
+    assert status == 200, created
+    result = ansible.module("litellm_key_rotate", {"key_alias": "it-regen-nocustom", "method": "regenerate",
+                                                   "grace_period": "60s"})
+    assert not result.get("failed"), result
+    assert any("disable_custom_api_keys" in w for w in result.get("warnings", [])), result
+    [entry] = result["rotated"]
+    assert entry["method"] == "regenerate" and entry["new_token"] == token_of(entry["key"])
+    assert proxy.chat(entry["key"]).status == 200
+
+
 # -- item 4 (F7): refusals are not "the master key was rejected" -------------------------------------------------
 
 def test_item4_an_enterprise_refusal_reports_litellms_message_not_a_rejected_master_key(ansible, proxy, name):

@@ -341,6 +341,13 @@ def test_item5_refused_successor_alias_changes_nothing(api, run_module):
     assert [c[1] for c in api.writes()] == ['/key/generate']
 
 
+def test_item5_an_alias_the_pattern_refuses_itself_is_explained(api, run_module):
+    seed(api)
+    api.alias_pattern = r'[a-z]+\.(next|retiring)\.[0-9a-f]{8}'  # created before the pattern: openwebui fails
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 1 and '(move alias)' in out['msg'] and "refuses the alias 'openwebui' itself" in out['msg'], out
+
+
 def lose_answer_of_update(api, number):
     """The ``number``-th /key/update is applied, then its answer is lost."""
     calls = {'n': 0}
