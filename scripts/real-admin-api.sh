@@ -9,6 +9,9 @@
 #
 # Environment: PORT (default 4400), LITELLM_MASTER_KEY (generated when unset),
 # LITELLM_EXTRA_CONFIG (a YAML file of further top-level config.yaml sections),
+# LITELLM_POLICY_CONFIG (a YAML file of config.yaml sections: a second proxy with
+# these on POLICY_PORT, default PORT+1, database of its own, same master key;
+# prints LITELLM_TEST_POLICY_URL=...),
 # REAL_API_DIR (state; default $TMPDIR/sacred-brain-real-api-$PORT),
 # PYTHON (default .venv/bin/python: litellm[proxy] and prisma from requirements-dev.txt).
 #
@@ -21,6 +24,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-4400}
+POLICY_PORT=${POLICY_PORT:-$((PORT + 1))}
 PYTHON=${PYTHON:-$here/.venv/bin/python}
 CACHE_DIR=${SACRED_BRAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sacred-brain-llm-gateway}
 STATE=${REAL_API_DIR:-${TMPDIR:-/tmp}/sacred-brain-real-api-$PORT}
@@ -134,9 +138,9 @@ apply_migrations() {   # LiteLLM's own SQL, in order, in one psql session (some 
     || { tail -20 "$STATE/migrations.log" >&2; die "applying LiteLLM's migrations failed"; }
 }
 
-# --- 4. the proxy ----------------------------------------------------------------------
-write_config() {
-  cat > "$STATE/config.yaml" <<'EOF'
+# --- 4. the proxies ---------------------------------------------------------------------
+write_config() {   # name, extra config file (may be empty)
+  cat > "$STATE/$1.yaml" <<'EOF'
 # Written by scripts/real-admin-api.sh: every model answers from mock_response, no provider is called.
 model_list:
   - model_name: fake-model
@@ -149,14 +153,41 @@ model_list:
       model: openai/gpt-4o-mini
       api_key: sk-fake-not-used
       mock_response: "Hello from the mock model"
-general_settings:
-  master_key: os.environ/LITELLM_MASTER_KEY
-  database_url: os.environ/DATABASE_URL
 EOF
-  if [ -n "${LITELLM_EXTRA_CONFIG:-}" ]; then cat "$LITELLM_EXTRA_CONFIG" >> "$STATE/config.yaml"; fi
+  if [ -n "$2" ]; then
+    cat "$2" >> "$STATE/$1.yaml"
+  fi
+  # The extra file may carry general_settings of its own; the connection settings are always these.
+  "$PYTHON" - "$STATE/$1.yaml" <<'PY'
+import sys, yaml
+path = sys.argv[1]
+config = yaml.safe_load(open(path))
+config.setdefault("general_settings", {}).update(master_key="os.environ/LITELLM_MASTER_KEY", database_url="os.environ/DATABASE_URL")
+yaml.safe_dump(config, open(path, "w"), sort_keys=False)
+PY
 }
 
-readiness() { curl -fsS --max-time 10 "http://127.0.0.1:$PORT/health/readiness" 2>/dev/null; }
+readiness() { curl -fsS --max-time 10 "http://127.0.0.1:$1/health/readiness" 2>/dev/null; }
+
+launch() {   # name, port, database
+  log "starting LiteLLM '$1' on 127.0.0.1:$2 (log: $STATE/$1.log)"
+  # setsid: the proxy and the engine shim it spawns form one process group, stopped together.
+  (cd "$STATE" && DATABASE_URL="$DATABASE_BASE/$3" exec setsid "$PYTHON" -m litellm.proxy.proxy_cli \
+      --config "$STATE/$1.yaml" --host 127.0.0.1 --port "$2" >"$STATE/$1.log" 2>&1 < /dev/null) &
+  echo $! > "$STATE/$1.pid"
+}
+
+wait_ready() {   # name, port
+  local deadline=$((SECONDS + READY_DEADLINE)) body=""
+  until body=$(readiness "$2") && [[ $body == *'"db":"connected"'* ]]; do
+    kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null || { tail -40 "$STATE/$1.log" >&2; stop_quietly; die "the proxy '$1' exited"; }
+    [ $SECONDS -lt $deadline ] || { tail -40 "$STATE/$1.log" >&2; stop_quietly; die "'$1' not ready after ${READY_DEADLINE}s: $body"; }
+    sleep 1
+  done
+  log "'$1' ready: $body"
+}
+
+port_free() { ! curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$1/"; }
 
 start() {
   need node nodejs; need npm npm; need psql postgresql-client; need curl curl; need setpriv util-linux
@@ -165,11 +196,13 @@ start() {
   [ -x "$PYTHON" ] || die "$PYTHON is missing: run 'make venv' first"
   "$PYTHON" -c 'import litellm.proxy, prisma' 2>/dev/null \
     || die "$PYTHON lacks litellm[proxy] or prisma: run 'make venv' (requirements-dev.txt)"
-  if [ -f "$STATE/proxy.pid" ] && kill -0 "$(cat "$STATE/proxy.pid")" 2>/dev/null; then
+  if [ -f "$STATE/main.pid" ] && kill -0 "$(cat "$STATE/main.pid")" 2>/dev/null; then
     die "already running from $STATE: run '$0 stop' first"
   fi
-  if curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$PORT/"; then
-    die "port $PORT is taken by another process: set PORT"
+  port_free "$PORT" || die "port $PORT is taken by another process: set PORT"
+  if [ -n "${LITELLM_POLICY_CONFIG:-}" ]; then
+    [ -f "$LITELLM_POLICY_CONFIG" ] || die "LITELLM_POLICY_CONFIG=$LITELLM_POLICY_CONFIG: no such file"
+    port_free "$POLICY_PORT" || die "port $POLICY_PORT is taken by another process: set POLICY_PORT"
   fi
   rm -rf "$STATE"; mkdir -p "$STATE"; chmod 0700 "$STATE"
   shim=$(npm_install "$here/tests/realapi/engine-shim")
@@ -178,37 +211,39 @@ start() {
   generate_client
   start_postgres "$bin"
   apply_migrations
-  write_config
   export LITELLM_MASTER_KEY=${LITELLM_MASTER_KEY:-sk-$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')}
   export LITELLM_SALT_KEY=${LITELLM_SALT_KEY:-sk-$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))')}
   # Mandatory: otherwise LiteLLM runs `prisma migrate deploy`, which needs the native schema engine.
   export DISABLE_SCHEMA_UPDATE=true
   export LITELLM_LOCAL_MODEL_COST_MAP=True
   export PATH="$(dirname "$PYTHON"):$PATH"
-  log "starting LiteLLM on 127.0.0.1:$PORT (log: $STATE/proxy.log)"
-  # setsid: the proxy and the engine shim it spawns form one process group, stopped together.
-  (cd "$STATE" && exec setsid "$PYTHON" -m litellm.proxy.proxy_cli --config "$STATE/config.yaml" \
-      --host 127.0.0.1 --port "$PORT" >"$STATE/proxy.log" 2>&1 < /dev/null) &
-  echo $! > "$STATE/proxy.pid"
-  local deadline=$((SECONDS + READY_DEADLINE)) body=""
-  until body=$(readiness) && [[ $body == *'"db":"connected"'* ]]; do
-    kill -0 "$(cat "$STATE/proxy.pid")" 2>/dev/null || { tail -40 "$STATE/proxy.log" >&2; stop_quietly; die "the proxy exited"; }
-    [ $SECONDS -lt $deadline ] || { tail -40 "$STATE/proxy.log" >&2; stop_quietly; die "not ready after ${READY_DEADLINE}s: $body"; }
-    sleep 1
-  done
+  DATABASE_BASE=${DATABASE_URL%/*}
+  write_config main "${LITELLM_EXTRA_CONFIG:-}"
+  launch main "$PORT" litellm
+  if [ -n "${LITELLM_POLICY_CONFIG:-}" ]; then
+    # A second proxy with key policies in its config, on a database of its own (a copy of the schema).
+    psql -q -d postgres -c 'create database litellm_policy template litellm' >/dev/null
+    write_config policy "$LITELLM_POLICY_CONFIG"
+    launch policy "$POLICY_PORT" litellm_policy
+  fi
+  wait_ready main "$PORT"
+  [ -z "${LITELLM_POLICY_CONFIG:-}" ] || wait_ready policy "$POLICY_PORT"
   umask 077
-  printf 'LITELLM_TEST_URL=http://127.0.0.1:%s\nLITELLM_TEST_MASTER_KEY=%s\n' "$PORT" "$LITELLM_MASTER_KEY" | tee "$STATE/env"
-  log "ready: $body"
+  {
+    printf 'LITELLM_TEST_URL=http://127.0.0.1:%s\nLITELLM_TEST_MASTER_KEY=%s\n' "$PORT" "$LITELLM_MASTER_KEY"
+    [ -z "${LITELLM_POLICY_CONFIG:-}" ] || printf 'LITELLM_TEST_POLICY_URL=http://127.0.0.1:%s\n' "$POLICY_PORT"
+  } | tee "$STATE/env"
 }
 
 stop_quietly() {
-  local pid
-  if [ -f "$STATE/proxy.pid" ]; then
-    pid=$(cat "$STATE/proxy.pid")
+  local pid pidfile
+  for pidfile in "$STATE"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
+  done
   if [ -f "$STATE/pg/data/postmaster.pid" ]; then
     as_pg "$(pg_bin)/pg_ctl" -D "$STATE/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
@@ -218,7 +253,7 @@ stop_quietly() {
 case "${1:-}" in
   start) start ;;
   stop) stop_quietly; log "stopped; $STATE removed" ;;
-  status) body=$(readiness) && [[ $body == *'"db":"connected"'* ]] && echo "$body" ;;
+  status) body=$(readiness "$PORT") && [[ $body == *'"db":"connected"'* ]] && echo "$body" ;;
   exec)
     shift; [ "${1:-}" = -- ] && shift
     [ $# -gt 0 ] || die "usage: $0 exec -- COMMAND [ARGS...]"
