@@ -91,9 +91,10 @@ integration-standin: venv
 	env -u LITELLM_TEST_URL -u LITELLM_TEST_MASTER_KEY LITELLM_REAL_API=0 \
 	  pytest -q -n $(PYTEST_WORKERS) tests/integration
 
-# The same tests against LiteLLM's real admin API on PostgreSQL.
+# The same tests against LiteLLM's real admin API on PostgreSQL, with a second
+# real proxy whose config sets key policies (tests/realapi/README.md).
 integration: venv
-	scripts/real-admin-api.sh exec -- pytest -q tests/integration
+	LITELLM_POLICY_CONFIG=tests/realapi/policy-config.yaml scripts/real-admin-api.sh exec -- pytest -q tests/integration
 
 molecule: images
 	for scenario in $(SCENARIOS); do $(LOCKED) molecule test -s $$scenario || exit 1; done
