@@ -94,7 +94,7 @@ class Ansible:
         return self.inventory
 
     def playbook(self, playbook: str | Path, *args: str, extra_vars: dict | None = None, check: bool = False,
-                 verbosity: int = 0, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+                 verbosity: int = 0, env: dict[str, str] | None = None, timeout: float = 1800) -> Run:
         self._n += 1
         cmd = ["ansible-playbook", "-i", str(self.inventory), str(playbook)]
         if extra_vars:
@@ -137,7 +137,8 @@ class Ansible:
             "no_log": True,
             "check_mode": False,
         })
-        defaults = {"api_url": self.proxy.url, "master_key": self.proxy.master_key, "retries": 0, "timeout": 10}
+        # A request timeout that a loaded machine never reaches: a timeout is a verdict on speed.
+        defaults = {"api_url": self.proxy.url, "master_key": self.proxy.master_key, "retries": 0, "timeout": 120}
         defaults.update(connection or {})
         play = [{
             "name": "Integration test tasks",
