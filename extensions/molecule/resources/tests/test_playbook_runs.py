@@ -65,8 +65,18 @@ BAD_INPUTS = {
 }
 
 
+# The preflight validates the same way in every deploy mode (each rule is
+# unit-tested in tests/unit/filter): the venv scenario runs every case above on
+# a real host, the compose scenario the ones that touch its mode or its host's
+# state, each a whole ansible-playbook run.
+COMPOSE_CASES = {"unknown deploy mode", "public listen address", "salt key change"}
+
+
 @pytest.mark.parametrize("extra_vars,expected", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
 def test_bad_input_fails_before_any_change(host, gateway, extra_vars, expected):
+    case = next(name for name, value in BAD_INPUTS.items() if value == (extra_vars, expected))
+    if gateway["mode"] == "compose" and case not in COMPOSE_CASES:
+        pytest.skip("run in the venv scenario; the preflight does not depend on the deploy mode")
     before = host.run(STATE_CMD).stdout
     result = run_playbook("-e", json.dumps(extra_vars))
     assert_stopped_in_preflight(result, expected,
