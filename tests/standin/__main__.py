@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         help="spend added per successful chat completion",
     )
     parser.add_argument(
-        "--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names served on the data plane"
+        "--models",
+        default=",".join(DEFAULT_MODELS),
+        help="comma-separated model names served on the data plane; name=provider/model names the deployment "
+        "behind it (its mode and token limits then come from LiteLLM's cost map, as on /v1/models)",
     )
     parser.add_argument(
         "--enable-key-alias-format-validation",

@@ -75,6 +75,7 @@ from litellm.proxy._types import (  # noqa: E402
     UpdateUserRequest,
     UserAPIKeyAuth,
 )
+from litellm.proxy.auth.route_checks import RouteChecks  # noqa: E402
 from litellm.proxy.common_utils.timezone_utils import (  # noqa: E402
     budget_duration_error,
     get_budget_reset_time,
@@ -121,6 +122,8 @@ DEFAULT_KEY_PARAM_FIELDS = (
     "duration",
 )
 BUDGET_NUMERIC_KEYS = ("max_budget", "soft_budget", "max_parallel_requests", "tpm_limit", "rpm_limit", "tpd_limit")
+# LiteLLMRoutes.info_routes that the stand-in serves: a non-admin key passes auth, the endpoint decides.
+INFO_ROUTES = ("/key/info", "/key/list", "/user/info", "/team/info", "/team/list")
 CUSTOM_KEYS_DISABLED = "Custom API key values are disabled by your administrator. Keys must be auto-generated."
 PREMIUM_FIELDS: tuple[str, ...] = tuple(LiteLLM_ManagementEndpoint_MetadataFields_Premium)
 
@@ -332,6 +335,26 @@ TEAM_DT_FIELDS = ("budget_reset_at", "created_at", "updated_at")
 
 
 # ----------------------------------------------------------------------------- small helpers
+def _model_listing_info(name: str, deployment: str | None) -> dict[str, Any]:
+    """What /v1/models adds to a model (utils' model-object builder): ``mode``, ``max_input_tokens`` and
+    ``max_output_tokens`` from LiteLLM's model cost map, for the deployment behind the name or else the name."""
+    import contextlib
+    import io
+
+    import litellm
+
+    for candidate in (deployment, name):
+        if not candidate:
+            continue
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # get_model_info prints a provider hint on a miss
+                info = litellm.get_model_info(candidate)
+        except Exception:  # noqa: BLE001 - not in the cost map
+            continue
+        return {k: info.get(k) for k in ("mode", "max_input_tokens", "max_output_tokens") if info.get(k) is not None}
+    return {}
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -591,7 +614,16 @@ class StandinApp:
         self.master_key = master_key
         self.enterprise = enterprise
         self.cost_per_request = float(cost_per_request)
-        self.models = tuple(models)
+        # "name" or "name=provider/model" (the deployment behind the name, as in config.yaml's model_list)
+        self.model_deployments = {
+            name.strip(): (backing.strip() or None)
+            for name, _, backing in (str(m).partition("=") for m in models)
+            if name.strip()
+        }
+        self.models = tuple(self.model_deployments)
+        self.model_listing = {
+            name: _model_listing_info(name, backing) for name, backing in self.model_deployments.items()
+        }
         self.faults = Faults(seed=fault_seed)
         self.clock_offset = 0.0
         self.request_count = 0
@@ -868,15 +900,28 @@ class StandinApp:
             is_admin=(user or {}).get("user_role") == "proxy_admin",
             api_key=api_key,
             user_id=row.get("user_id"),
-            user_role=(user or {}).get("user_role"),
+            # _return_user_api_key_auth_obj: the user's role, else internal_user (also for a key without a user)
+            user_role=(user or {}).get("user_role") or "internal_user",
             key_row=row,
         )
         if route.kind == "admin" and not principal.is_admin:
-            if req.path == "/key/info":
-                return principal  # an info route: key_info itself checks who may read what
+            if req.path in INFO_ROUTES:
+                # RouteChecks.non_proxy_admin_allowed_routes_check: info routes pass; the endpoint decides
+                if req.path == "/user/info":
+                    asked = req.q("user_id")
+                    if asked and asked != principal.user_id:
+                        raise self._auth_error(
+                            f"key not allowed to access this user's info. user_id={asked}, "
+                            f"key's user_id={principal.user_id}",
+                            status=403,
+                        )
+                return principal
+            # _raise_admin_only_route_exception: role and (masked) user_id of the key's user row, else "unknown"
+            role = (user or {}).get("user_role") or "unknown"
+            masked = RouteChecks._mask_user_id((user or {}).get("user_id") or "unknown")
             raise self._auth_error(
                 "Authentication Error, Only proxy admin can be used to generate, delete, update info for new "
-                f"keys/users/teams. Route={req.path}. Your role={principal.user_role}. Your user_id={principal.user_id}"
+                f"keys/users/teams. Route={req.path}. Your role={role}. Your user_id={masked}"
             )
         return principal
 
@@ -1509,10 +1554,7 @@ class StandinApp:
         hashed = hash_token_if_needed(key) if key is not None else None
         live = self.store.get_key(hashed) if hashed is not None else None
         if live is not None and not p.is_admin and p.key_row is not None:
-            # _can_user_query_key_info: a non-admin may read its own key, or keys of its own user_id
-            own = live["token"] == p.key_row["token"] or (p.user_id is not None and live.get("user_id") == p.user_id)
-            if not own:
-                raise HTTPExc(403, f"You are not allowed to access this key's info. Your role={p.user_role}")
+            self._check_key_info_access(p, live)
         if live is not None:
             info = self._row_for_response(live, object_permission=True)
             info.pop("token", None)
@@ -1521,12 +1563,26 @@ class StandinApp:
         archived = self.store.latest_archived_key(hashed) if hashed is not None else None
         if archived is None:
             raise ProxyExc("Key not found in database", "not_found_error", "key", 404)
+        if not p.is_admin and p.key_row is not None:
+            self._check_key_info_access(p, archived)
         info = LiteLLM_DeletedVerificationToken.model_validate(_with_datetimes(archived, KEY_DT_FIELDS)).model_dump()
         info.pop("token", None)
         if info.get("object_permission_id"):  # attach_object_permission_to_dict
             info["object_permission"] = self._object_permission_for_response(info["object_permission_id"])
         info["status"] = "deleted"
         return 200, {"key": key, "info": info}
+
+    def _check_key_info_access(self, p: Principal, row: Mapping[str, Any]) -> None:
+        """_can_user_query_key_info: its own key, a key of the same user_id -- including None == None, so a
+        key without a user reads every other key without one -- or a key of a team the caller belongs to."""
+        if row.get("token") == p.key_row["token"] or row.get("user_id") == p.user_id:
+            return
+        team = self.store.get_team(row["team_id"]) if row.get("team_id") else None
+        if team is not None and any(
+            m.get("user_id") is not None and m.get("user_id") == p.user_id for m in team.get("members_with_roles", [])
+        ):
+            return
+        raise HTTPExc(403, f"You are not allowed to access this key's info. Your role={p.user_role}")
 
     def key_list(self, req: Request, p: Principal) -> tuple[int, Any]:
         q = QueryParams(req)
@@ -1558,8 +1614,23 @@ class StandinApp:
                 raise HTTPExc(400, {"error": f"Invalid sort column. Must be one of: {', '.join(KEY_SORT_COLUMNS)}"})
             if sort_order.lower() not in ("asc", "desc"):
                 raise HTTPExc(400, {"error": "Invalid sort order. Must be 'asc' or 'desc'"})
-        if not p.is_admin and not user_id:
-            user_id = p.user_id
+        if not p.is_admin:
+            # validate_key_list_check: the caller's own user row must exist; only its own keys and teams
+            def refuse(message: str, param: str) -> ProxyExc:
+                return ProxyExc(message, "bad_request_error", param, 403)
+
+            own = self.store.get_user(p.user_id) if p.user_id is not None else None
+            if own is None:
+                raise refuse(
+                    "You are not authorized to access this endpoint. No 'user_id' is associated with your API key.",
+                    "user_id",
+                )
+            if user_id and user_id != own["user_id"]:
+                raise refuse("You are not authorized to check another user's keys", "user_id")
+            if team_id and team_id not in (own.get("teams") or []):
+                raise refuse("You are not authorized to check this team's keys", "team_id")
+            if not user_id:
+                user_id = p.user_id
         now_s = iso(self.now())
         where: list[tuple[str, list[Any]]] = [("team_id IS NULL OR team_id != ?", [UI_SESSION_TEAM_ID])]
         if user_id:
@@ -2163,6 +2234,30 @@ class StandinApp:
             data_out.setdefault(rel, None)
         return 200, {"team_id": row["team_id"], "data": data_out}
 
+    @staticmethod
+    def _validate_team_membership(p: Principal, team: Mapping[str, Any]) -> None:
+        """team_endpoints.validate_membership: admins, the team's own keys and its members may read it."""
+        if p.is_admin:
+            return
+        key_team = (p.key_row or {}).get("team_id")
+        if key_team == team["team_id"]:
+            return
+        if p.user_id is None:
+            if key_team is not None:
+                raise HTTPExc(
+                    403, {"error": f"Team key for team={key_team} not authorized to access this team={team['team_id']}"}
+                )
+            raise HTTPExc(
+                403,
+                {
+                    "error": f"API key not authorized to access this team={team['team_id']}. "
+                    "No user_id or team_id associated with this key."
+                },
+            )
+        if p.user_id in [m.get("user_id") for m in team.get("members_with_roles", [])]:
+            return
+        raise HTTPExc(403, {"error": f"User={p.user_id} not authorized to access this team={team['team_id']}"})
+
     def team_info(self, req: Request, p: Principal) -> tuple[int, Any]:
         q = QueryParams(req)
         team_id = q.get("team_id")
@@ -2173,6 +2268,7 @@ class StandinApp:
         team = self.store.get_team(team_id)
         if team is None:
             raise HTTPExc(404, {"message": f"Team not found, passed team id: {team_id}."})
+        self._validate_team_membership(p, team)
         now_s = iso(self.now())
         keys = [
             self._row_for_response(k)
@@ -2259,7 +2355,16 @@ class StandinApp:
             if "all-proxy-models" not in allowed and "*" not in allowed:
                 models = [m for m in models if m in allowed]
         return 200, {
-            "data": [{"id": m, "object": "model", "created": 1677610602, "owned_by": "openai"} for m in models],
+            "data": [
+                {
+                    "id": m,
+                    "object": "model",
+                    "created": 1677610602,
+                    "owned_by": "openai",
+                    **self.model_listing.get(m, {}),
+                }
+                for m in models
+            ],
             "object": "list",
         }
 
@@ -2267,12 +2372,14 @@ class StandinApp:
         body = req.json if isinstance(req.json, dict) else {}
         model = body.get("model")
         if model is None or model not in self.models:
-            raise ProxyExc(
-                f"/chat/completions: Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key.",
-                "invalid_request_error",
-                None,
-                400,
+            message = (
+                f"/chat/completions: Invalid model name passed in model={model}. "
+                "Call `/v1/models` to view available models for your key."
             )
+            # the router's error carries the message again as provider_specific_fields
+            error = ProxyExc(message, "invalid_request_error", None, 400).to_api_error()
+            error.body["error"]["provider_specific_fields"] = {"error": message}
+            raise error
         if body.get("messages") is None:
             raise ProxyExc(
                 "/chat/completions: Missing required parameter: 'messages'.", "invalid_request_error", "messages", 400
@@ -2307,14 +2414,7 @@ class StandinApp:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "system_fingerprint": None,
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": content, "tool_calls": None, "function_call": None},
-                }
-            ],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
         }
         headers = {"x-litellm-response-cost": str(cost), "x-litellm-model-id": "standin"}
@@ -2373,7 +2473,7 @@ class StandinApp:
             "litellm_version": LITELLM_VERSION,
             "enterprise": self.enterprise,
             "cost_per_request": self.cost_per_request,
-            "models": list(self.models),
+            "models": [f"{n}={b}" if b else n for n, b in self.model_deployments.items()],
             "disable_custom_api_keys": self.disable_custom_api_keys,
             "default_key_generate_params": self.default_key_generate_params,
             "upperbound_key_generate_params": (

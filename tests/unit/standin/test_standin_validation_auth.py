@@ -149,10 +149,38 @@ def test_unknown_route_and_method(only_standin):
 
 
 def test_virtual_key_cannot_read_other_keys(standin, uniq):
-    mine = standin.call("POST", "/key/generate", {"key_alias": f"mine-{uniq}"}).json
+    standin.call("POST", "/user/new", {"user_id": f"it-std-me-{uniq}", "auto_create_key": False})
+    mine = standin.call("POST", "/key/generate", {"key_alias": f"mine-{uniq}", "user_id": f"it-std-me-{uniq}"}).json
     theirs = standin.call("POST", "/key/generate", {"key_alias": f"theirs-{uniq}"}).json
     status, body = standin.call("GET", "/key/info", params={"key": theirs["token"]}, key=mine["key"])
     assert status == 403
+    assert body["error"]["message"] == "You are not allowed to access this key's info. Your role=internal_user"
     status, body = standin.call("GET", "/key/info", params={"key": mine["token"]}, key=mine["key"])
     assert status == 200
     assert body["info"]["key_alias"] == f"mine-{uniq}"
+    standin.call("POST", "/user/delete", {"user_ids": [f"it-std-me-{uniq}"]})
+
+
+def test_keys_without_a_user_read_each_other(standin, uniq):
+    # _can_user_query_key_info compares key_info.user_id == caller's user_id: None == None lets a key without
+    # a user read every other key without one (seen on the real API too)
+    mine = standin.call("POST", "/key/generate", {"key_alias": f"mine2-{uniq}"}).json
+    theirs = standin.call("POST", "/key/generate", {"key_alias": f"theirs2-{uniq}"}).json
+    status, body = standin.call("GET", "/key/info", params={"key": theirs["token"]}, key=mine["key"])
+    assert status == 200
+    assert body["info"]["key_alias"] == f"theirs2-{uniq}"
+    standin.call("POST", "/key/delete", {"keys": [mine["key"], theirs["key"]]})
+
+
+def test_admin_only_route_with_a_virtual_key(standin):
+    key = standin.call("POST", "/key/generate", {}).json["key"]
+    status, body = standin.call("POST", "/key/generate", {}, key=key)
+    assert status == 401
+    assert body["error"]["message"] == (
+        "Authentication Error, Only proxy admin can be used to generate, delete, update info for new "
+        "keys/users/teams. Route=/key/generate. Your role=unknown. Your user_id=*******"
+    )
+    # /key/list is an info route; validate_key_list_check wants the key's own user row
+    status, body = standin.call("GET", "/key/list", key=key)
+    assert (status, body["error"]["type"], body["error"]["param"]) == (403, "bad_request_error", "user_id")
+    standin.call("POST", "/key/delete", {"keys": [key]})
