@@ -87,9 +87,11 @@ unit: venv
 	pytest -q -n $(PYTEST_WORKERS) tests/unit
 
 # The integration tests against the admin-API stand-in (a fresh one per test).
+# loadscope: a module's tests stay on one worker, so module-scoped fixtures
+# (the playbook stories of test_playbooks.py) are built once, not per worker.
 integration-standin: venv
 	env -u LITELLM_TEST_URL -u LITELLM_TEST_MASTER_KEY LITELLM_REAL_API=0 \
-	  pytest -q -n $(PYTEST_WORKERS) tests/integration
+	  pytest -q -n $(PYTEST_WORKERS) --dist loadscope tests/integration
 
 # The same tests against LiteLLM's real admin API on PostgreSQL, with a second
 # real proxy whose config sets key policies (tests/realapi/README.md).
