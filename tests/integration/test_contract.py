@@ -10,10 +10,12 @@ real proxy (LITELLM_TEST_URL)."""
 
 from __future__ import annotations
 
-import inspect
+import os
 from pathlib import Path
 from urllib.parse import quote
 from typing import Any
+
+import yaml
 
 import pytest
 
@@ -26,25 +28,46 @@ def retried(result: dict) -> bool:
     return any("had to be retried" in w for w in result.get("warnings", []))
 
 
+# What each setting a test asks for is in the policy proxy's config.yaml (tests/realapi/policy-config.yaml).
+POLICY_CONFIG = Path(__file__).resolve().parents[1] / "realapi" / "policy-config.yaml"
+SETTING_IN_CONFIG = {
+    "disable_custom_api_keys": ("general_settings", "disable_custom_api_keys"),
+    "key_alias_format_validation": ("litellm_settings", "enable_key_alias_format_validation"),
+}
+
+
 @pytest.fixture
 def configured_standin(tmp_path: Path) -> Any:
-    """A stand-in of its own, started with the given settings: ``configured_standin(**settings)``."""
+    """An admin API configured with the given settings: ``configured_standin(**settings)``.
+
+    Against the real API (``make test``), the second real proxy whose config.yaml sets key
+    policies (LITELLM_TEST_POLICY_URL, through a fault proxy of the test's own); otherwise a
+    stand-in of its own started with the settings."""
+    from tests.realapi import RealApi, real_api_configured
+    from tests.realapi.faultproxy import fault_proxy
     from tests.standin.fixture import remote_proxy_from_env, run_standin
 
-    if remote_proxy_from_env() is not None:
-        pytest.skip("needs a proxy configured for this test; LITELLM_TEST_URL points at a shared real proxy")
-    accepted = inspect.signature(run_standin).parameters
     started = []
 
     def start(**settings: Any) -> tuple[Any, Ansible]:
-        missing = sorted(set(settings) - set(accepted))
-        if missing:
-            pytest.skip(f"the stand-in cannot be started with {', '.join(missing)} yet")
-        manager = run_standin(db_path=tmp_path / "configured.db", **settings)
-        proxy = manager.__enter__()
-        started.append(manager)
         work = tmp_path / "configured"
         work.mkdir()
+        if real_api_configured() and not settings.get("enterprise"):  # Enterprise: the stand-in only
+            policy_url = os.environ.get("LITELLM_TEST_POLICY_URL")
+            if not policy_url:
+                pytest.fail("LITELLM_TEST_POLICY_URL is not set: start the real API with "
+                            "LITELLM_POLICY_CONFIG=tests/realapi/policy-config.yaml scripts/real-admin-api.sh start")
+            config = yaml.safe_load(POLICY_CONFIG.read_text())
+            for setting, value in settings.items():
+                section, option = SETTING_IN_CONFIG[setting]
+                assert config.get(section, {}).get(option) == value, f"{POLICY_CONFIG} does not set {section}.{option}"
+            master_key = remote_proxy_from_env().master_key
+            manager = fault_proxy(policy_url, master_key)
+            proxy = RealApi(manager.__enter__().url, master_key, upstream=policy_url)
+        else:
+            manager = run_standin(db_path=tmp_path / "configured.db", **settings)
+            proxy = manager.__enter__()
+        started.append(manager)
         return proxy, Ansible(work, proxy)
 
     yield start
@@ -135,17 +158,18 @@ def test_item3_f16_regenerate_without_licence_fails_at_once_and_says_so(ansible,
     assert holder["token"] == token_of(created["key"]) and proxy.chat(created["key"]).status == 200
 
 
-def test_item3_community_rotation_works_when_custom_key_values_are_disabled(configured_standin):
+def test_item3_community_rotation_works_when_custom_key_values_are_disabled(configured_standin, name):
     proxy, ansible = configured_standin(disable_custom_api_keys=True)
-    status, created = proxy.call("POST", "/key/generate", {"key_alias": "it-nocustom"})
+    alias = name("nocustom")
+    status, created = proxy.call("POST", "/key/generate", {"key_alias": alias})
     assert status == 200, created
-    result = ansible.module("litellm_key_rotate", {"key_alias": "it-nocustom", "grace_period": "60s"})
+    result = ansible.module("litellm_key_rotate", {"key_alias": alias, "grace_period": "60s"})
     assert not result.get("failed"), result
     assert any("disable_custom_api_keys" in w for w in result.get("warnings", [])), result
     [entry] = result["rotated"]
     assert entry["new_token"] == token_of(entry["key"])
     assert proxy.chat(entry["key"]).status == 200 and proxy.chat(created["key"]).status == 200
-    made = ansible.module("litellm_key", {"key_alias": "it-nocustom-2"})
+    made = ansible.module("litellm_key", {"key_alias": alias + "-2"})
     assert not made.get("failed") and proxy.chat(made["key"]).status == 200, made
 
 
@@ -185,9 +209,11 @@ def test_item4_a_wrong_master_key_is_still_reported_as_rejected(ansible, proxy, 
 # -- item 5 (F9): rotation aliases and a key_alias format rule ---------------------------------------------------
 
 def test_item5_rotation_alias_refused_by_the_alias_format_leaves_nothing_changed(configured_standin):
+    import uuid
+
     proxy, ansible = configured_standin(key_alias_format_validation=True)
     # Within LiteLLM's 255 characters, and so is <alias>.next.<8 hex>; <alias>.retiring.<8 hex> is not.
-    alias = "it-" + "a" * 236
+    alias = "it-" + uuid.uuid4().hex[:8] + "a" * 228
     status, created = proxy.call("POST", "/key/generate", {"key_alias": alias})
     assert status == 200, created
     before = keys_of(proxy, alias)
