@@ -25,6 +25,9 @@ second real proxy configured like ``POLICY_SETTINGS``; it runs when
     PORT=4401 LITELLM_MASTER_KEY=$LITELLM_TEST_MASTER_KEY LITELLM_EXTRA_CONFIG=/tmp/pol.yaml \
         scripts/real-admin-api.sh start    # then LITELLM_TEST_POLICY_URL=http://127.0.0.1:4401
 
+A third compares the stand-in's ``database=False`` with a real proxy without
+DATABASE_URL (``LITELLM_TEST_NODB_URL``, same master key and models).
+
 (``DIFF_DUMP=answers.json`` keeps every answer of both sides.)
 Everything it creates is named ``it-diff-...`` and removed again (the
 integration conftest also sweeps ``it-`` names off a real proxy).
@@ -329,6 +332,8 @@ def steps(s: str, model: str) -> list[Step]:
         Step("key list: bad sort column", "GET", "/key/list", params={"sort_by": "nope"}),
         Step("key list: bad status", "GET", "/key/list", params={"status": "nope"}),
         # ------------------------------------------------------------ data plane
+        Step("readiness", "GET", "/health/readiness", auth="none", expect=200),
+        Step("liveliness", "GET", "/health/liveliness", auth="none", expect=200),
         Step("models: master key", "GET", "/v1/models", expect=200),
         Step("models: the virtual key", "GET", "/v1/models", auth="key", expect=200),
         Step(
@@ -677,6 +682,66 @@ def test_key_policies_like_the_real_admin_api() -> None:
                     "POST", "/key/delete", {"key_aliases": [f"it-diff-pol-{suffix}{x}" for x in ("", "-d", "-b", "-v")]}
                 )
     assert not report, f"{len(report)} difference(s) between the stand-in and the real admin API:\n" + "\n".join(report)
+
+
+# ----------------------------------------------------------------------------- without a database
+def no_database_steps(model: str) -> list[Step]:
+    """What a proxy without DATABASE_URL answers (the role's default database mode is none)."""
+    chat_ok = Step(
+        "chat: master key",
+        "POST",
+        "/v1/chat/completions",
+        chat(model),
+        expect=200,
+        varying=frozenset({"content", "prompt_tokens", "completion_tokens", "total_tokens"}),
+    )
+    return [
+        Step("readiness", "GET", "/health/readiness", auth="none", expect=200),
+        Step("models: master key", "GET", "/v1/models", expect=200),
+        chat_ok,
+        Step("chat: a virtual key", "POST", "/v1/chat/completions", chat(model), auth="wrong", expect=400),
+        Step("chat: no key", "POST", "/v1/chat/completions", chat(model), auth="none", expect=401),
+        Step("key generate: a virtual key", "POST", "/key/generate", {}, auth="wrong", expect=400),
+        Step("key generate: bad body", "POST", "/key/generate", {"max_budget": "x"}, expect=422),
+        Step("key generate", "POST", "/key/generate", {}, expect=500),
+        Step("key update", "POST", "/key/update", {"key": "sk-diff-nodb-0123456789"}),
+        Step("key info", "GET", "/key/info", params={"key": "sk-diff-nodb-0123456789"}),
+        Step("key info without key", "GET", "/key/info"),
+        Step("key list", "GET", "/key/list"),
+        Step("key delete", "POST", "/key/delete", {"keys": ["sk-diff-nodb-0123456789"]}),
+        Step("key delete: bad body", "POST", "/key/delete", {}),
+        Step("key block", "POST", "/key/block", {"key": "sk-diff-nodb-0123456789"}),
+        Step("key unblock", "POST", "/key/unblock", {"key": "sk-diff-nodb-0123456789"}),
+        Step("key regenerate, no licence", "POST", "/key/regenerate", {"key": "sk-diff-nodb-0123456789"}),
+        Step("key regenerate (path), no licence", "POST", "/key/sk-diff-nodb-0123456789/regenerate", {}),
+        Step("user new", "POST", "/user/new", {"user_id": "it-diff-nodb"}),
+        Step("user info", "GET", "/user/info", params={"user_id": "it-diff-nodb"}),
+        Step("user update", "POST", "/user/update", {"user_id": "it-diff-nodb"}),
+        Step("user delete", "POST", "/user/delete", {"user_ids": ["it-diff-nodb"]}),
+        Step("user list", "GET", "/user/list"),
+        Step("team new", "POST", "/team/new", {}),
+        Step("team info", "GET", "/team/info", params={"team_id": "it-diff-nodb"}),
+        Step("team info without team_id", "GET", "/team/info"),
+        Step("team update", "POST", "/team/update", {"team_id": "it-diff-nodb"}),
+        Step("team delete", "POST", "/team/delete", {"team_ids": ["it-diff-nodb"]}),
+        Step("team list", "GET", "/team/list"),
+    ]
+
+
+def test_no_database_like_the_real_proxy() -> None:
+    url = os.environ.get("LITELLM_TEST_NODB_URL")
+    if not url:
+        pytest.skip(
+            "LITELLM_TEST_NODB_URL is not set: it names a real proxy without DATABASE_URL (same master key as "
+            "LITELLM_TEST_MASTER_KEY, same models as LITELLM_TEST_URL)"
+        )
+    real_api, real_models = connect_real_api()
+    nodb = RemoteProxy(url, real_api.master_key)
+    with run_standin(master_key=nodb.master_key, models=real_models, database=False) as twin:
+        report = run_sequence(
+            Side("stand-in", twin), Side("real", nodb), no_database_steps(real_models[0].split("=")[0])
+        )
+    assert not report, f"{len(report)} difference(s) between the stand-in and the real proxy:\n" + "\n".join(report)
 
 
 def test_standin_answers_like_the_real_admin_api() -> None:

@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="like litellm_settings.upperbound_key_generate_params, e.g. '{\"tpm_limit\": 100000}'",
     )
+    parser.add_argument(
+        "--no-database",
+        action="store_true",
+        help="behave like a proxy without DATABASE_URL: management endpoints fail as LiteLLM's do, only the "
+        "master key authenticates",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
 
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         disable_custom_api_keys=args.disable_custom_api_keys,
         default_key_generate_params=args.default_key_generate_params,
         upperbound_key_generate_params=args.upperbound_key_generate_params,
+        database=not args.no_database,
     )
     httpd = StandinHTTPServer((args.host, args.port), app, verbose=args.verbose)
     print(f"LITELLM STAND-IN listening on {httpd.url}", flush=True)

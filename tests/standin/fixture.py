@@ -264,6 +264,7 @@ def run_standin(
     disable_custom_api_keys: bool = False,
     default_key_generate_params: Mapping[str, Any] | None = None,
     upperbound_key_generate_params: Mapping[str, Any] | None = None,
+    database: bool = True,
 ) -> Iterator[Standin]:
     """Run a stand-in for the duration of the ``with`` block.
 
@@ -271,7 +272,8 @@ def run_standin(
     removed afterwards.  ``port=0`` picks a free port.  ``subprocess=True``
     runs ``python -m tests.standin`` instead of a thread.  ``disable_custom_api_keys``,
     ``default_key_generate_params`` and ``upperbound_key_generate_params`` behave
-    like the LiteLLM settings of the same names.
+    like the LiteLLM settings of the same names; ``database=False`` like a proxy
+    without DATABASE_URL.
     """
     tmpdir = None
     if db_path is None:
@@ -294,6 +296,7 @@ def run_standin(
             "disable_custom_api_keys": disable_custom_api_keys,
             "default_key_generate_params": default_key_generate_params,
             "upperbound_key_generate_params": upperbound_key_generate_params,
+            "database": database,
         },
     }
     handle: Standin | None = None
@@ -367,6 +370,8 @@ def _start_subprocess(
         cmd.append("--enable-key-alias-format-validation")
     if policies["disable_custom_api_keys"]:
         cmd.append("--disable-custom-api-keys")
+    if not policies["database"]:
+        cmd.append("--no-database")
     for name in ("default_key_generate_params", "upperbound_key_generate_params"):
         if policies[name] is not None:
             cmd += ["--" + name.replace("_", "-"), json.dumps(dict(policies[name]))]

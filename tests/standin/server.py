@@ -124,6 +124,48 @@ DEFAULT_KEY_PARAM_FIELDS = (
 BUDGET_NUMERIC_KEYS = ("max_budget", "soft_budget", "max_parallel_requests", "tpm_limit", "rpm_limit", "tpd_limit")
 # LiteLLMRoutes.info_routes that the stand-in serves: a non-admin key passes auth, the endpoint decides.
 INFO_ROUTES = ("/key/info", "/key/list", "/user/info", "/team/info", "/team/list")
+DB_NOT_CONNECTED = CommonProxyErrors.db_not_connected_error.value
+_DB_HINT = "Database not connected. Connect a database to your proxy - https://docs.litellm.ai/docs/simple_proxy#managing-auth---virtual-keys"
+
+
+def _proxy_error_body(message: str, type_: str, param: str | None, status: int) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": str(status)}}
+
+
+# Without a database (general_settings without database_url), what each endpoint answers the master key:
+# every one its own status, shape and message (LiteLLM 1.108.7, seen on the real proxy).
+NO_DATABASE_ANSWERS: dict[str, tuple[int, Any]] = {
+    "/key/generate": (500, _proxy_error_body(str({"error": DB_NOT_CONNECTED}), "internal_server_error", None, 500)),
+    "/key/info": (500, _proxy_error_body(_DB_HINT, "internal_server_error", None, 500)),
+    "/key/list": (
+        500,
+        _proxy_error_body("Authentication Error, Database not connected", "internal_server_error", "None", 500),
+    ),
+    "/key/update": (500, _proxy_error_body(str({"error": "Database not connected"}), "auth_error", "None", 500)),
+    "/key/delete": (500, _proxy_error_body("Not connected to DB!", "internal_server_error", None, 500)),
+    "/key/block": (500, {"error": {"message": "Internal server error", "type": "internal_server_error"}}),
+    "/key/unblock": (500, {"error": {"message": "Internal server error", "type": "internal_server_error"}}),
+    "/user/new": (400, _proxy_error_body(DB_NOT_CONNECTED, "internal_server_error", None, 400)),
+    "/user/info": (500, _proxy_error_body(_DB_HINT, "internal_server_error", None, 500)),
+    "/user/update": (400, _proxy_error_body("Authentication Error, Not connected to DB!", "auth_error", "None", 400)),
+    "/user/delete": (500, {"detail": {"error": "No db connected"}}),
+    "/user/list": (500, {"detail": {"error": "No db connected. prisma client=None"}}),
+    "/team/new": (500, _proxy_error_body(str({"error": "No db connected"}), "internal_server_error", None, 500)),
+    "/team/info": (500, _proxy_error_body(str({"error": _DB_HINT}), "auth_error", "None", 500)),
+    "/team/update": (
+        401,
+        _proxy_error_body(
+            "Authentication Error, No DB Connected. See - https://docs.litellm.ai/docs/proxy/virtual_keys",
+            "auth_error",
+            "None",
+            401,
+        ),
+    ),
+    "/team/delete": (500, {"detail": {"error": "No db connected"}}),
+    "/team/list": (400, {"detail": {"error": DB_NOT_CONNECTED}}),
+}
+# A key other than the master key, without a database: user_api_key_auth cannot look it up.
+NO_DATABASE_AUTH = _proxy_error_body("No connected db.", "no_db_connection", None, 400)
 CUSTOM_KEYS_DISABLED = "Custom API key values are disabled by your administrator. Keys must be auto-generated."
 PREMIUM_FIELDS: tuple[str, ...] = tuple(LiteLLM_ManagementEndpoint_MetadataFields_Premium)
 
@@ -596,8 +638,11 @@ class StandinApp:
         disable_custom_api_keys: bool = False,
         default_key_generate_params: Mapping[str, Any] | None = None,
         upperbound_key_generate_params: Mapping[str, Any] | None = None,
+        database: bool = True,
     ) -> None:
         self.store = Store(db_path)
+        # database=False: a proxy without DATABASE_URL (the role's default database mode "none")
+        self.database = bool(database)
         self.key_alias_format_validation = key_alias_format_validation
         # general_settings.disable_custom_api_keys
         self.disable_custom_api_keys = bool(disable_custom_api_keys)
@@ -717,6 +762,9 @@ class StandinApp:
             data = None
             if route.body_model is not None:
                 data = self._validate_body(route.body_model, req.json, optional=route.body_optional)
+            # 4. without a database each management endpoint fails in its own way
+            if not self.database and route.kind == "admin":
+                self._raise_without_database(req, path)
             try:
                 if route.body_model is not None:
                     status, payload = route.handler(req, principal, data, **path_params)
@@ -785,6 +833,17 @@ class StandinApp:
             ]
             raise validation_error(errors) from exc
 
+    # ------------------------------------------------------------- no database
+    def _raise_without_database(self, req: Request, path: str) -> None:
+        """The answers of LiteLLM 1.108.7 without DATABASE_URL (seen on the real proxy), per endpoint."""
+        if path == "/key/regenerate" or (path.startswith("/key/") and path.endswith("/regenerate")):
+            return  # key_regenerate checks its licence first, then the database
+        answer = NO_DATABASE_ANSWERS.get(path)
+        if answer is None:
+            raise ApiError(500, {"error": {"message": "Internal server error", "type": "internal_server_error"}})
+        status, body = answer
+        raise ApiError(status, copy.deepcopy(body))
+
     # -------------------------------------------------------------------- auth
     @staticmethod
     def _strip_bearer(value: str) -> str:
@@ -835,6 +894,8 @@ class StandinApp:
             return Principal(is_admin=True, api_key=MASTER_KEY_ALIAS, user_id=PROXY_ADMIN_NAME, user_role="proxy_admin")
         if route.kind == "standin":
             raise self._auth_error("Authentication Error, stand-in control endpoints need the master key.")
+        if not self.database:
+            raise ApiError(400, copy.deepcopy(NO_DATABASE_AUTH))
         if not api_key.startswith("sk-"):
             masked = f"{api_key[:4]}****{api_key[-4:]}" if len(api_key) > 8 else "****"
             raise self._auth_error(f"LiteLLM Virtual Key expected. Received={masked}, expected to start with 'sk-'.")
@@ -1704,6 +1765,8 @@ class StandinApp:
         key = target
         if not key:
             raise HTTPExc(400, {"error": "No key passed in."})
+        if not self.database:
+            raise HTTPExc(500, {"error": "DB not connected. prisma_client is None"})
         if secrets.compare_digest(key.encode(), self.master_key.encode()) and data is not None:
             if data.new_master_key is None:
                 raise HTTPExc(400, {"error": "New master key is required."})
@@ -2426,13 +2489,7 @@ class StandinApp:
         return 200, "I'm alive!"
 
     def health_readiness(self, req: Request, p: Principal | None) -> tuple[int, Any]:
-        return 200, {
-            "status": "connected",
-            "db": "connected",
-            "cache": None,
-            "litellm_version": LITELLM_VERSION,
-            "success_callbacks": [],
-        }
+        return 200, {"status": "healthy", "db": "connected" if self.database else "Not connected"}
 
     # ============================================================ stand-in control
     def standin_get_faults(self, req: Request, p: Principal) -> tuple[int, Any]:
@@ -2474,6 +2531,7 @@ class StandinApp:
             "enterprise": self.enterprise,
             "cost_per_request": self.cost_per_request,
             "models": [f"{n}={b}" if b else n for n, b in self.model_deployments.items()],
+            "database": self.database,
             "disable_custom_api_keys": self.disable_custom_api_keys,
             "default_key_generate_params": self.default_key_generate_params,
             "upperbound_key_generate_params": (

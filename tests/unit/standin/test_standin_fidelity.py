@@ -263,3 +263,35 @@ def test_team_creator_is_an_admin_member(standin, uniq):
     upd = standin.call("POST", "/team/update", {"team_id": team, "max_budget": 3.0}).json
     assert upd["data"]["litellm_model_table"] is None and upd["data"]["projects"] is None
     standin.call("POST", "/team/delete", {"team_ids": [team]})
+
+
+# ----------------------------------------------------------------------------- F4 / F11 / F12: no database
+def test_without_a_database(tmp_path):
+    with run_standin(db_path=tmp_path / "nodb.db", database=False) as proxy:
+        assert tuple(proxy.call("GET", "/health/readiness", key=None)) == (
+            200,
+            {"status": "healthy", "db": "Not connected"},
+        )
+        status, body = proxy.call("POST", "/key/generate", {})
+        assert status == 500 and body["error"]["message"].startswith("{'error': 'DB not connected.")
+        assert proxy.call("POST", "/key/generate", {"max_budget": "x"}).status == 422  # validation comes first
+        status, body = proxy.call("POST", "/key/delete", {"keys": ["sk-nodb-0123456789"]})
+        assert (status, body["error"]["message"]) == (500, "Not connected to DB!")
+        assert tuple(proxy.call("POST", "/user/delete", {"user_ids": ["u"]})) == (
+            500,
+            {"detail": {"error": "No db connected"}},
+        )
+        assert proxy.call("POST", "/team/update", {"team_id": "t"}).status == 401
+        status, body = proxy.call("POST", "/key/regenerate", {"key": "sk-nodb-0123456789"})
+        assert status == 500 and "Enterprise feature" in body["error"]["message"]  # licence check first
+        # only the master key authenticates: any other key is "No connected db." (400)
+        expected = proxy_error("No connected db.", 400, "no_db_connection")
+        assert tuple(proxy.call("GET", "/key/list", key="sk-any-0123456789")) == (400, expected)
+        assert tuple(proxy.call("POST", "/v1/chat/completions", {"model": "fake-model"}, key="nope")) == (400, expected)
+        assert proxy.chat(proxy.master_key).status == 200
+
+
+def test_without_a_database_on_the_command_line(tmp_path):
+    with run_standin(db_path=tmp_path / "nodb-cli.db", database=False, subprocess=True) as proxy:
+        assert proxy.call("GET", "/__standin/config").json["database"] is False
+        assert proxy.call("POST", "/key/generate", {}).status == 500
