@@ -385,6 +385,19 @@ def steps(s: str, model: str) -> list[Step]:
         Step("key info: deleted key", "GET", "/key/info", params=lambda c: {"key": c["key"]}, expect=200),
         Step("chat: deleted key", "POST", "/v1/chat/completions", chat(model), auth="key", expect=401),
         Step("key list: deleted keys", "GET", "/key/list", params={"key_alias": alias, "status": "deleted"}),
+        Step(
+            "key list: deleted keys, full objects",
+            "GET",
+            "/key/list",
+            params={"key_alias": alias, "status": "deleted", "return_full_object": "true"},
+        ),
+        Step(
+            "key list: substring of the alias",
+            "GET",
+            "/key/list",
+            params={"key_alias": f"it-diff-{s}-s", "substring_matching": "true", "return_full_object": "true"},
+        ),
+        Step("key list: sorted by spend", "GET", "/key/list", params={"key_alias": alias, "sort_by": "spend"}),
         Step("key delete by alias", "POST", "/key/delete", {"key_aliases": [f"{alias}-chosen"]}, expect=200),
         Step("key delete: soft budget key", "POST", "/key/delete", lambda c: {"keys": [c["soft_key"]]}, expect=200),
         # ----------------------------------------------------------------- users
@@ -407,6 +420,15 @@ def steps(s: str, model: str) -> list[Step]:
             expect=200,
         ),
         Step("user info after update", "GET", f"/user/info?user_id={enc_user}", expect=200),
+        Step("user list: this user", "GET", "/user/list", params={"user_ids": user}, expect=200),
+        Step(
+            "user update by e-mail",
+            "POST",
+            "/user/update",
+            {"user_email": f"it-diff-{s}@example.com", "user_alias": "diff"},
+        ),
+        Step("user update: budget_duration", "POST", "/user/update", {"user_id": user, "budget_duration": "7d"}),
+        Step("key list: this user's keys", "GET", "/key/list", params={"user_id": user}),
         Step("user info: unknown user", "GET", "/user/info", params={"user_id": f"it-diff-nobody-{s}"}),
         # ----------------------------------------------------------------- teams
         Step(
@@ -463,6 +485,21 @@ def steps(s: str, model: str) -> list[Step]:
         ),
         Step("team info after update", "GET", "/team/info", params={"team_id": team}, expect=200),
         Step("user info with a key and a team", "GET", f"/user/info?user_id={enc_user}", expect=200),
+        Step("team list: this user's teams", "GET", "/team/list", params={"user_id": user}, expect=200),
+        Step("key list: the team's keys", "GET", "/key/list", params={"team_id": team, "return_full_object": "true"}),
+        Step(
+            "key update: move to no team, new budget_duration",
+            "POST",
+            "/key/update",
+            lambda c: {"key": c["team_key"], "budget_duration": "1d", "duration": "7d", "key_alias": f"{alias}-team"},
+        ),
+        Step(
+            "key generate: unknown team (master key)",
+            "POST",
+            "/key/generate",
+            {"key_alias": f"{alias}-noteam", "team_id": f"it-diff-noteam-{s}"},
+            capture=lambda c, b: c.update(noteam_key=b["key"]),
+        ),
         Step("team update: unknown team", "POST", "/team/update", {"team_id": f"it-diff-noteam-{s}"}),
         Step("team delete", "POST", "/team/delete", {"team_ids": [team]}, expect=200),
         Step("team delete again", "POST", "/team/delete", {"team_ids": [team]}),
@@ -551,7 +588,7 @@ def run_sequence(standin_side: Side, real_side: Side, sequence: list[Step]) -> l
 
 def cleanup(side: Side, s: str) -> None:
     proxy = side.proxy
-    for name in ("key", "soft_key", "team_key", "user_key", "own_key"):
+    for name in ("key", "soft_key", "team_key", "user_key", "own_key", "noteam_key"):
         if name in side.ctx:
             proxy.call("POST", "/key/delete", {"keys": [side.ctx[name]]})
     proxy.call("POST", "/key/delete", {"key_aliases": [f"it-diff-{s}", f"it-diff-{s}-chosen", f"it-diff-{s}-team"]})
