@@ -9,7 +9,7 @@ from database_helpers import (BACKUP_DIR, BACKUP_UNIT, COMPOSE, DATABASE_ENV, DB
                               psql, start_backup, wait_for_a_new_dump_name)
 
 
-def _wait_db_ready(host, database, timeout=90):
+def _wait_db_ready(host, database, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if database["mode"] == "compose":

@@ -32,7 +32,7 @@ def _native_only(gateway):
         pytest.skip("kept to the venv scenario (time budget); the check itself is mode-independent")
 
 
-def _wait(host, command, what, timeout=120):
+def _wait(host, command, what, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if host.run(command).rc == 0:
