@@ -1271,11 +1271,14 @@ class StandinApp:
         key_data["budget_id"] = kw.get("budget_id")
         return key_data, row, user_data
 
-    def _insert_key_row(self, row: dict[str, Any]) -> None:
-        if self.store.get_key(row["token"]) is not None:
-            # prisma unique-constraint failure inside generate_key_helper_fn -> HTTPException(500)
-            raise HTTPExc(500, {"error": "Internal Server Error."})
+    def _insert_key_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """PrismaClient.insert_data: an upsert with ``update: {}``. A key value that already exists (a chosen
+        ``key`` sent twice) leaves the stored row as it is and answers it, without an error."""
+        existing = self.store.get_key(row["token"])
+        if existing is not None:
+            return existing
         self.store.insert_key(row)
+        return row
 
     # ------------------------------------------ litellm_settings / general_settings key policies
     def _apply_default_key_generate_params(self, data: GenerateKeyRequest) -> None:
@@ -1403,9 +1406,11 @@ class StandinApp:
                 )
                 kwargs["budget_id"] = budget_row["budget_id"]
             key_data, row, _ = self._generate_key_row(request_type="key", now=now, **kwargs)
-            self._insert_key_row(row)
-            # the created row is read back with include={"litellm_budget_table": True}
-            key_data["litellm_budget_table"] = self._budget_for_response(row.get("budget_id"))
+            stored = self._insert_key_row(row)
+            # the upserted row is read back with include={"litellm_budget_table": True}; the rest of the answer
+            # is what was asked for, even when the key value existed and nothing was written
+            key_data["litellm_budget_table"] = self._budget_for_response(stored.get("budget_id"))
+            key_data["created_at"], key_data["updated_at"] = stored["created_at"], stored["updated_at"]
         response = dict(key_data)
         response["soft_budget"] = data.soft_budget
         model = GenerateKeyResponse.model_validate(response)

@@ -59,7 +59,9 @@ def test_blocked_key_is_401(standin, uniq):
     assert standin.chat(out["key"]).status == 200
 
 
-def test_expired_key_is_401(standin, uniq):
+def test_expired_key_is_401(only_standin, uniq):
+    # advance_clock moves the stand-in's own clock; in front of a real proxy it moves only the Date header
+    standin = only_standin
     out = generate(standin, key_alias=f"exp-{uniq}", duration="1h")
     assert standin.chat(out["key"]).status == 200
     standin.advance_clock(3601)
@@ -81,7 +83,9 @@ def test_deleted_and_unknown_keys_are_401(standin, uniq):
         assert body["error"]["message"] == "Authentication Error, Invalid API key provided."
 
 
-def test_over_budget_key_is_rejected(standin, uniq):
+def test_over_budget_key_is_rejected(only_standin, uniq):
+    # counts on --cost-per-request (0.001) booked at once; a real proxy prices a mock call at almost nothing
+    standin = only_standin
     out = generate(standin, key_alias=f"bud-{uniq}", max_budget=0.0025)
     assert standin.chat(out["key"]).status == 200  # spend 0.001
     assert standin.chat(out["key"]).status == 200  # spend 0.002

@@ -44,7 +44,8 @@ def test_fail_status_503(standin):
     standin.set_faults(fail_next=1, fail_status=503)
     reply = standin.call("GET", "/key/list")
     assert reply.status == 503
-    assert reply.headers.get("Retry-After") == "0"
+    if standin.is_standin:  # tests/realapi/faultproxy.py (in front of a real proxy) sends no Retry-After
+        assert reply.headers.get("Retry-After") == "0"
     assert standin.call("GET", "/key/list").status == 200
 
 

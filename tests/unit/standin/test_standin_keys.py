@@ -60,8 +60,12 @@ def test_generate_with_chosen_key(standin, uniq):
     out = generate(standin, key=chosen, key_alias=f"chosen-{uniq}")
     assert out["key"] == chosen
     assert out["token"] == sha256(chosen)
-    status, body = standin.call("POST", "/key/generate", {"key": chosen})
-    assert status == 500  # duplicate token: prisma error inside generate_key_helper_fn
+    # the same value again: insert_data is an upsert with update {} -- 200, the stored row stays as it was
+    status, again = standin.call("POST", "/key/generate", {"key": chosen, "key_alias": f"chosen2-{uniq}"})
+    assert status == 200, again
+    assert again["token"] == sha256(chosen) and again["key_alias"] == f"chosen2-{uniq}"
+    _, info = standin.call("GET", "/key/info", params={"key": chosen})
+    assert info["info"]["key_alias"] == f"chosen-{uniq}"
     status, body = standin.call("POST", "/key/generate", {"key": f"nope-{uniq}-0123456789"})
     assert status == 400
     assert "must start with 'sk-'" in body["error"]["message"]
