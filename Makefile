@@ -97,9 +97,11 @@ integration-standin: venv
 	  pytest -q -n $(PYTEST_WORKERS) --dist loadscope tests/integration
 
 # The same tests against LiteLLM's real admin API on PostgreSQL, with a second
-# real proxy whose config sets key policies (tests/realapi/README.md).
+# real proxy whose config sets key policies and a third without a database
+# (tests/realapi/README.md).
 integration: venv
-	LITELLM_POLICY_CONFIG=tests/realapi/policy-config.yaml scripts/real-admin-api.sh exec -- pytest -q tests/integration
+	LITELLM_POLICY_CONFIG=tests/realapi/policy-config.yaml LITELLM_NODB=1 \
+	  scripts/real-admin-api.sh exec -- pytest -q tests/integration
 
 molecule: images
 	for scenario in $(SCENARIOS); do $(LOCKED) molecule test -s $$scenario || exit 1; done

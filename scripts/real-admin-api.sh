@@ -11,7 +11,8 @@
 # LITELLM_EXTRA_CONFIG (a YAML file of further top-level config.yaml sections),
 # LITELLM_POLICY_CONFIG (a YAML file of config.yaml sections: a second proxy with
 # these on POLICY_PORT, default PORT+1, database of its own, same master key;
-# prints LITELLM_TEST_POLICY_URL=...),
+# prints LITELLM_TEST_POLICY_URL=...), LITELLM_NODB=1 (a third proxy without a
+# database on NODB_PORT, default PORT+2; prints LITELLM_TEST_NODB_URL=...),
 # REAL_API_DIR (state; default $TMPDIR/sacred-brain-real-api-$PORT),
 # PYTHON (default .venv/bin/python: litellm[proxy] and prisma from requirements-dev.txt).
 #
@@ -25,6 +26,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-4400}
 POLICY_PORT=${POLICY_PORT:-$((PORT + 1))}
+NODB_PORT=${NODB_PORT:-$((PORT + 2))}
 PYTHON=${PYTHON:-$here/.venv/bin/python}
 CACHE_DIR=${SACRED_BRAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sacred-brain-llm-gateway}
 STATE=${REAL_API_DIR:-${TMPDIR:-/tmp}/sacred-brain-real-api-$PORT}
@@ -169,17 +171,19 @@ PY
 
 readiness() { curl -fsS --max-time 10 "http://127.0.0.1:$1/health/readiness" 2>/dev/null; }
 
-launch() {   # name, port, database
+launch() {   # name, port, database ("" for none)
   log "starting LiteLLM '$1' on 127.0.0.1:$2 (log: $STATE/$1.log)"
+  local database=(env DATABASE_URL="$DATABASE_BASE/$3")
+  [ -n "$3" ] || database=(env -u DATABASE_URL)
   # setsid: the proxy and the engine shim it spawns form one process group, stopped together.
-  (cd "$STATE" && DATABASE_URL="$DATABASE_BASE/$3" exec setsid "$PYTHON" -m litellm.proxy.proxy_cli \
+  (cd "$STATE" && exec "${database[@]}" setsid "$PYTHON" -m litellm.proxy.proxy_cli \
       --config "$STATE/$1.yaml" --host 127.0.0.1 --port "$2" >"$STATE/$1.log" 2>&1 < /dev/null) &
   echo $! > "$STATE/$1.pid"
 }
 
-wait_ready() {   # name, port
-  local deadline=$((SECONDS + READY_DEADLINE)) body=""
-  until body=$(readiness "$2") && [[ $body == *'"db":"connected"'* ]]; do
+wait_ready() {   # name, port, what readiness must say
+  local deadline=$((SECONDS + READY_DEADLINE)) body="" want=${3:-'"db":"connected"'}
+  until body=$(readiness "$2") && [[ $body == *"$want"* ]]; do
     kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null || { tail -40 "$STATE/$1.log" >&2; stop_quietly; die "the proxy '$1' exited"; }
     [ $SECONDS -lt $deadline ] || { tail -40 "$STATE/$1.log" >&2; stop_quietly; die "'$1' not ready after ${READY_DEADLINE}s: $body"; }
     sleep 1
@@ -200,6 +204,9 @@ start() {
     die "already running from $STATE: run '$0 stop' first"
   fi
   port_free "$PORT" || die "port $PORT is taken by another process: set PORT"
+  if [ -n "${LITELLM_NODB:-}" ]; then
+    port_free "$NODB_PORT" || die "port $NODB_PORT is taken by another process: set NODB_PORT"
+  fi
   if [ -n "${LITELLM_POLICY_CONFIG:-}" ]; then
     [ -f "$LITELLM_POLICY_CONFIG" ] || die "LITELLM_POLICY_CONFIG=$LITELLM_POLICY_CONFIG: no such file"
     port_free "$POLICY_PORT" || die "port $POLICY_PORT is taken by another process: set POLICY_PORT"
@@ -226,12 +233,26 @@ start() {
     write_config policy "$LITELLM_POLICY_CONFIG"
     launch policy "$POLICY_PORT" litellm_policy
   fi
+  if [ -n "${LITELLM_NODB:-}" ]; then
+    # A third proxy without any database: what a gateway without PostgreSQL answers.
+    write_config nodb ""
+    "$PYTHON" - "$STATE/nodb.yaml" <<'PY'
+import sys, yaml
+path = sys.argv[1]
+config = yaml.safe_load(open(path))
+del config["general_settings"]["database_url"]
+yaml.safe_dump(config, open(path, "w"), sort_keys=False)
+PY
+    launch nodb "$NODB_PORT" ""
+  fi
   wait_ready main "$PORT"
   [ -z "${LITELLM_POLICY_CONFIG:-}" ] || wait_ready policy "$POLICY_PORT"
+  [ -z "${LITELLM_NODB:-}" ] || wait_ready nodb "$NODB_PORT" '"status":"healthy"'
   umask 077
   {
     printf 'LITELLM_TEST_URL=http://127.0.0.1:%s\nLITELLM_TEST_MASTER_KEY=%s\n' "$PORT" "$LITELLM_MASTER_KEY"
     [ -z "${LITELLM_POLICY_CONFIG:-}" ] || printf 'LITELLM_TEST_POLICY_URL=http://127.0.0.1:%s\n' "$POLICY_PORT"
+    [ -z "${LITELLM_NODB:-}" ] || printf 'LITELLM_TEST_NODB_URL=http://127.0.0.1:%s\n' "$NODB_PORT"
   } | tee "$STATE/env"
 }
 

@@ -224,6 +224,43 @@ def test_item5_rotation_alias_refused_by_the_alias_format_leaves_nothing_changed
     assert proxy.chat(created["key"]).status == 200
 
 
+# -- item 7 (F11): a proxy without a database --------------------------------------------------------------------
+
+@pytest.fixture
+def proxy_without_database(tmp_path: Path) -> Any:
+    """A proxy with no DATABASE_URL: the real one (LITELLM_TEST_NODB_URL, ``make test``) through a fault
+    proxy of the test's own, else a stand-in started with ``database=False``."""
+    from tests.realapi import RealApi, real_api_configured
+    from tests.realapi.faultproxy import fault_proxy
+    from tests.standin.fixture import remote_proxy_from_env, run_standin
+
+    if real_api_configured():
+        url = os.environ.get("LITELLM_TEST_NODB_URL")
+        if not url:
+            pytest.fail("LITELLM_TEST_NODB_URL is not set: start the real API with LITELLM_NODB=1 "
+                        "scripts/real-admin-api.sh start")
+        master_key = remote_proxy_from_env().master_key
+        with fault_proxy(url, master_key) as faulty:
+            yield RealApi(faulty.url, master_key, upstream=url)
+        return
+    with run_standin(db_path=tmp_path / "nodb.db", database=False) as proxy:
+        yield proxy
+
+
+@pytest.mark.parametrize("module, args", [
+    ("litellm_key", {"key_alias": "it-nodb"}),
+    ("litellm_user", {"user_id": "it-nodb"}),
+    ("litellm_team", {"team_alias": "it-nodb"}),
+    ("litellm_key_rotate", {"key_alias": "it-nodb"}),
+])
+def test_item7_a_proxy_without_database_fails_at_once_and_says_so(proxy_without_database, tmp_path, module, args):
+    ansible = Ansible(tmp_path, proxy_without_database)
+    result = ansible.module(module, args, connection={"retries": 3})
+    assert result.get("failed"), result
+    assert "has no database connected" in result["msg"], result["msg"]
+    assert not retried(result)  # not taken for a transient failure
+
+
 # -- item 6 (F10): user metadata ------------------------------------------------------------------------------
 
 def test_item6_user_metadata_is_merged_and_scim_metadata_never_erased(ansible, proxy, name):
