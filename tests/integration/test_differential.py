@@ -203,6 +203,7 @@ class Step:
     capture: Callable[[dict[str, Any], Any], None] | None = None
     expect: int | None = None  # the status the real API is known to answer (documents the sequence)
     varying: frozenset[str] = frozenset()  # further field names whose values legitimately differ here
+    select: Callable[[Any], Any] | None = None  # the part of a 200 answer to compare (shared, global lists)
 
 
 def _resolve(value: Any, ctx: dict[str, Any]) -> Any:
@@ -486,6 +487,20 @@ def steps(s: str, model: str) -> list[Step]:
         Step("team info after update", "GET", "/team/info", params={"team_id": team}, expect=200),
         Step("user info with a key and a team", "GET", f"/user/info?user_id={enc_user}", expect=200),
         Step("team list: this user's teams", "GET", "/team/list", params={"user_id": user}, expect=200),
+        Step(
+            "team list (all teams, as litellm_team reads it): this team's entry",
+            "GET",
+            "/team/list",
+            expect=200,
+            select=lambda body: [t for t in body if t.get("team_id") == team],
+        ),
+        Step(
+            "key list as litellm_key pages it",
+            "GET",
+            "/key/list",
+            params={"key_alias": f"{alias}-team", "return_full_object": "true", "size": 100, "page": 1},
+            expect=200,
+        ),
         Step("key list: the team's keys", "GET", "/key/list", params={"team_id": team, "return_full_object": "true"}),
         Step(
             "key update: move to no team, new budget_duration",
@@ -564,6 +579,8 @@ def run_sequence(standin_side: Side, real_side: Side, sequence: list[Step]) -> l
             body = reply.json if reply.json is not None or not reply.body else reply.text
             if step.capture is not None and reply.status == 200:
                 step.capture(side.ctx, body)
+            if step.select is not None and reply.status == 200:
+                body = step.select(body)
             answers[side.name] = (reply.status, body)
         (s_status, s_body), (r_status, r_body) = answers["stand-in"], answers["real"]
         problems = []
