@@ -441,6 +441,16 @@ def steps(s: str, model: str) -> list[Step]:
         ),
         Step("team new: duplicate", "POST", "/team/new", {"team_id": team}, expect=400),
         Step(
+            "user new in a team",
+            "POST",
+            "/user/new",
+            {"user_id": f"it-diff-u2-{s}", "team_id": team, "user_role": "internal_user", "auto_create_key": False},
+            expect=200,
+        ),
+        Step("team info: user added by /user/new", "GET", "/team/info", params={"team_id": team}, expect=200),
+        Step("user info: user added to a team", "GET", "/user/info", params={"user_id": f"it-diff-u2-{s}"}),
+        Step("user delete: user in a team", "POST", "/user/delete", {"user_ids": [f"it-diff-u2-{s}"]}, expect=200),
+        Step(
             "team new with the user as a member",
             "POST",
             "/team/new",
@@ -611,7 +621,7 @@ def cleanup(side: Side, s: str) -> None:
     proxy.call("POST", "/key/delete", {"key_aliases": [f"it-diff-{s}", f"it-diff-{s}-chosen", f"it-diff-{s}-team"]})
     proxy.call("POST", "/team/delete", {"team_ids": [f"it-diff-team-{s}"]})
     proxy.call("POST", "/team/delete", {"team_ids": [f"it-diff-team-{s}-m"]})
-    proxy.call("POST", "/user/delete", {"user_ids": [f"it-diff user {s}"]})
+    proxy.call("POST", "/user/delete", {"user_ids": [f"it-diff user {s}", f"it-diff-u2-{s}"]})
 
 
 # ----------------------------------------------------------------------------- key policies
