@@ -10,8 +10,11 @@ fails on any difference in
 * the response shape: the set of keys, recursively, and the JSON type of every
   value (``null``, bool, number, string, list, object),
 * the values that do not legitimately differ: everything except secrets, hashes,
-  ids the server makes up and timestamps (``VARYING``); a side's own key values,
-  hashes and ids are replaced by placeholders first, also inside messages.
+  ids the server makes up, timestamps and spend (``VARYING``, plus a step's own
+  ``varying``); a side's own key values, hashes and ids are replaced by
+  placeholders first, also inside messages. ``IGNORED`` fields (filled by the
+  real proxy's batched spend write a minute later) are left out, and lists that
+  LiteLLM reads without an ORDER BY (``UNORDERED``) are sorted first.
 
 Without ``LITELLM_TEST_URL`` the test fails and says how to start the real API;
 ``LITELLM_REAL_API=0`` skips it instead (for machines that cannot run it).
@@ -26,7 +29,8 @@ second real proxy configured like ``POLICY_SETTINGS``; it runs when
         scripts/real-admin-api.sh start    # then LITELLM_TEST_POLICY_URL=http://127.0.0.1:4401
 
 A third compares the stand-in's ``database=False`` with a real proxy without
-DATABASE_URL (``LITELLM_TEST_NODB_URL``, same master key and models).
+DATABASE_URL (``LITELLM_TEST_NODB_URL``, same master key and models). Both
+skip, with the reason, when their variable is unset.
 
 (``DIFF_DUMP=answers.json`` keeps every answer of both sides.)
 Everything it creates is named ``it-diff-...`` and removed again (the
@@ -228,16 +232,6 @@ def send(side: Side, step: Step) -> Reply:
         raw_body=step.raw_body,
         key=key,
     )
-
-
-def _set(name: str, *path: str) -> Callable[[dict[str, Any], Any], None]:
-    def capture(ctx: dict[str, Any], body: Any) -> None:
-        value = body
-        for part in path:
-            value = value[part]
-        ctx[name] = value
-
-    return capture
 
 
 def chat(model: str) -> dict[str, Any]:
