@@ -167,11 +167,11 @@ class Ansible:
 BACKGROUND_FIELDS = frozenset({"spend", "model_spend", "updated_at", "last_active", "budget_reset_at"})
 
 
-def _without_background_fields(row: Any) -> Any:
+def without_background_fields(row: Any) -> Any:
     if isinstance(row, dict):
-        return {k: _without_background_fields(v) for k, v in row.items() if k not in BACKGROUND_FIELDS}
+        return {k: without_background_fields(v) for k, v in row.items() if k not in BACKGROUND_FIELDS}
     if isinstance(row, list):
-        return [_without_background_fields(v) for v in row]
+        return [without_background_fields(v) for v in row]
     return row
 
 
@@ -188,7 +188,7 @@ def snapshot(proxy: Any) -> dict[str, Any]:
         page += 1
     _, users = proxy.call("GET", "/user/list", params={"page_size": 100})
     _, teams = proxy.call("GET", "/team/list")
-    return _without_background_fields({
+    return without_background_fields({
         "keys": sorted(keys, key=lambda k: k["token"]),
         "users": sorted((users or {}).get("users", []), key=lambda u: u["user_id"]),
         "teams": sorted(teams or [], key=lambda t: t["team_id"]),

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from litellm_it import Ansible, assert_no_secret, keys_of, snapshot, token_of
+from litellm_it import Ansible, assert_no_secret, keys_of, snapshot, token_of, without_background_fields
 
 
 SNAPSHOT_PATHS = {
@@ -55,7 +55,8 @@ def steps_of(run: Any, tag: str, changes: bool = True) -> list[dict]:
     for step in steps:
         assert step and not step.get("failed"), (tag, step)
     assert [s["changed"] for s in steps] == [changes, changes, False, False], (tag, [s["changed"] for s in steps])
-    assert run[f"{tag}_after"]["json"] == run[f"{tag}_before"]["json"], f"{tag}: check mode changed something"
+    after, before = (without_background_fields(run[f"{tag}_{when}"]["json"]) for when in ("after", "before"))
+    assert after == before, f"{tag}: check mode changed something"
     return steps
 
 
