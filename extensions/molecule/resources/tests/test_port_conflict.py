@@ -26,8 +26,9 @@ WantedBy=multi-user.target
 """
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _native_only(gateway):
+    # Module scope: set up before (and so skips before) the module-scoped fixture below.
     if gateway["mode"] != "venv":
         pytest.skip("kept to the venv scenario (time budget); the check itself is mode-independent")
 
