@@ -20,17 +20,14 @@ Without ``LITELLM_TEST_URL`` the test fails and says how to start the real API;
 ``LITELLM_REAL_API=0`` skips it instead (for machines that cannot run it).
 
 A second test compares the key policies (``disable_custom_api_keys``,
-``default_key_generate_params``, ``upperbound_key_generate_params``) with a
-second real proxy configured like ``POLICY_SETTINGS``; it runs when
-``LITELLM_TEST_POLICY_URL`` names one (same master key), e.g.::
-
-    python -c 'from tests.integration.test_differential import policy_config_yaml as c; print(c())' > /tmp/pol.yaml
-    PORT=4401 LITELLM_MASTER_KEY=$LITELLM_TEST_MASTER_KEY LITELLM_EXTRA_CONFIG=/tmp/pol.yaml \
-        scripts/real-admin-api.sh start    # then LITELLM_TEST_POLICY_URL=http://127.0.0.1:4401
-
-A third compares the stand-in's ``database=False`` with a real proxy without
-DATABASE_URL (``LITELLM_TEST_NODB_URL``, same master key and models). Both
-skip, with the reason, when their variable is unset.
+``default_key_generate_params``, ``upperbound_key_generate_params``, the key
+alias format rule) with a second real proxy configured with
+``tests/realapi/policy-config.yaml`` (``LITELLM_TEST_POLICY_URL``, same master
+key); a third compares the stand-in's ``database=False`` with a real proxy
+without DATABASE_URL (``LITELLM_TEST_NODB_URL``, same master key and models).
+``scripts/real-admin-api.sh`` starts both (``LITELLM_POLICY_CONFIG=...``,
+``LITELLM_NODB=1``) and prints their variables; each test skips, with the
+reason, when its variable is unset.
 
 (``DIFF_DUMP=answers.json`` keeps every answer of both sides.)
 Everything it creates is named ``it-diff-...`` and removed again (the
@@ -45,6 +42,7 @@ import re
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -619,38 +617,32 @@ def cleanup(side: Side, s: str) -> None:
 
 
 # ----------------------------------------------------------------------------- key policies
-# A second real proxy whose config.yaml carries exactly these settings (LITELLM_TEST_POLICY_URL, same master
-# key) is compared with a stand-in given the same options.
-POLICY_SETTINGS: dict[str, Any] = {
-    "disable_custom_api_keys": True,  # general_settings
-    "default_key_generate_params": {  # litellm_settings
-        "duration": "90d",
-        "max_budget": 5.0,
-        "budget_duration": "30d",
-        "metadata": {"from": "defaults"},
-        "object_permission": {"vector_stores": ["vs-default"]},
-    },
-    "upperbound_key_generate_params": {"tpm_limit": 100000, "max_budget": 50.0, "duration": "180d"},  # litellm_settings
-}
+# The second real proxy (LITELLM_TEST_POLICY_URL, same master key) runs with these config.yaml sections
+# (scripts/real-admin-api.sh's LITELLM_POLICY_CONFIG); the stand-in is given the same settings as options.
+POLICY_CONFIG = Path(__file__).resolve().parents[1] / "realapi" / "policy-config.yaml"
 
 
-def policy_config_yaml() -> str:
-    """POLICY_SETTINGS as config.yaml sections for scripts/real-admin-api.sh's LITELLM_EXTRA_CONFIG (a second
-    general_settings replaces the script's, so it repeats master_key and database_url)."""
-    general = {
-        "master_key": "os.environ/LITELLM_MASTER_KEY",
-        "database_url": "os.environ/DATABASE_URL",
-        "disable_custom_api_keys": POLICY_SETTINGS["disable_custom_api_keys"],
+def policy_settings(path: Path = POLICY_CONFIG) -> dict[str, Any]:
+    """run_standin() options for the LiteLLM settings in a policy config file."""
+    import yaml
+
+    config = yaml.safe_load(path.read_text()) or {}
+    general = config.get("general_settings") or {}
+    settings = config.get("litellm_settings") or {}
+    known_general = {"disable_custom_api_keys", "master_key", "database_url"}
+    known_settings = {
+        "default_key_generate_params",
+        "upperbound_key_generate_params",
+        "enable_key_alias_format_validation",
     }
-    litellm_settings = {
-        name: POLICY_SETTINGS[name] for name in ("default_key_generate_params", "upperbound_key_generate_params")
+    unknown = sorted((set(general) - known_general) | (set(settings) - known_settings))
+    assert not unknown, f"{path} sets what the stand-in cannot be told: {unknown}"
+    return {
+        "disable_custom_api_keys": bool(general.get("disable_custom_api_keys", False)),
+        "default_key_generate_params": settings.get("default_key_generate_params"),
+        "upperbound_key_generate_params": settings.get("upperbound_key_generate_params"),
+        "key_alias_format_validation": bool(settings.get("enable_key_alias_format_validation", False)),
     }
-    return (
-        json.dumps({"general_settings": general})[1:-1]
-        + "\n"
-        + json.dumps({"litellm_settings": litellm_settings})[1:-1]
-        + "\n"
-    )
 
 
 def policy_steps(s: str) -> list[Step]:
@@ -687,6 +679,7 @@ def policy_steps(s: str) -> list[Step]:
         Step("max_budget over the upper bound", "POST", "/key/generate", {"max_budget": 60.0}, expect=400),
         Step("duration over the upper bound", "POST", "/key/generate", {"duration": "365d"}, expect=400),
         Step("a chosen key is refused", "POST", "/key/generate", {"key": f"sk-diff-pol-chosen-{s}"}, expect=403),
+        Step("a key alias the format rule refuses", "POST", "/key/generate", {"key_alias": f"it diff pol {s}!"}),
         Step(
             "update: tpm_limit over the upper bound",
             "POST",
@@ -725,12 +718,13 @@ def test_key_policies_like_the_real_admin_api() -> None:
     if not url:
         pytest.skip(
             "LITELLM_TEST_POLICY_URL is not set: it names a second real proxy (same master key) whose config "
-            "has POLICY_SETTINGS (see this module's docstring)"
+            f"has the settings of {POLICY_CONFIG.relative_to(POLICY_CONFIG.parents[2])} (see this module's docstring)"
         )
     real_api, real_models = connect_real_api()
     real_policy_api = RemoteProxy(url, real_api.master_key)
     suffix = uuid.uuid4().hex[:8]
-    with run_standin(master_key=real_policy_api.master_key, models=real_models, **POLICY_SETTINGS) as twin:
+    settings = policy_settings()
+    with run_standin(master_key=real_policy_api.master_key, models=real_models, **settings) as twin:
         standin_side, real_side = Side("stand-in", twin), Side("real", real_policy_api)
         try:
             report = run_sequence(standin_side, real_side, policy_steps(suffix))
