@@ -156,14 +156,14 @@ model_list:
       api_key: sk-fake-not-used
       mock_response: "Hello from the mock model"
 EOF
-  if [ -n "$2" ]; then
-    cat "$2" >> "$STATE/$1.yaml"
-  fi
-  # The extra file may carry general_settings of its own; the connection settings are always these.
-  "$PYTHON" - "$STATE/$1.yaml" <<'PY'
+  # The extra file's sections are merged in (one level deep); the connection settings are always these.
+  "$PYTHON" - "$STATE/$1.yaml" "$2" <<'PY'
 import sys, yaml
-path = sys.argv[1]
+path, extra = sys.argv[1], sys.argv[2]
 config = yaml.safe_load(open(path))
+extra_config = (yaml.safe_load(open(extra)) or {}) if extra else {}
+for section, values in extra_config.items():
+    config[section] = {**config.get(section, {}), **values} if isinstance(values, dict) else values
 config.setdefault("general_settings", {}).update(master_key="os.environ/LITELLM_MASTER_KEY", database_url="os.environ/DATABASE_URL")
 yaml.safe_dump(config, open(path, "w"), sort_keys=False)
 PY

@@ -93,8 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _send_json(self, status: int, payload: Any) -> None:
-        self._send(status, json.dumps(payload).encode())
+    def _send_json(self, status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), headers)
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -163,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(status, {"error": {
                 "message": f"fault proxy injected HTTP {status}",
                 "type": "service_unavailable" if status == 503 else "internal_server_error",
-                "param": None, "code": str(status)}})
+                "param": None, "code": str(status)}}, [("Retry-After", "0")] if status in (429, 503) else None)
             return
         try:
             status, headers, payload = self._forward(body)
