@@ -168,10 +168,13 @@ BACKGROUND_FIELDS = frozenset({"spend", "model_spend", "updated_at", "last_activ
 
 
 def without_background_fields(row: Any) -> Any:
+    """``row`` less what LiteLLM's background jobs write, with nested lists in a canonical order:
+    PostgreSQL returns related rows (a team's keys) in storage order, which a background
+    write of an unrelated field changes."""
     if isinstance(row, dict):
         return {k: without_background_fields(v) for k, v in row.items() if k not in BACKGROUND_FIELDS}
     if isinstance(row, list):
-        return [without_background_fields(v) for v in row]
+        return sorted((without_background_fields(v) for v in row), key=lambda v: json.dumps(v, sort_keys=True))
     return row
 
 
