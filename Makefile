@@ -15,15 +15,26 @@ SCENARIOS ?= venv compose fleet database timer
 # its own tmp_path and its own stand-in on a free port).
 PYTEST_WORKERS ?= auto
 # When set, every Molecule run (and the image build) holds this lock: scenarios
-# share container names, so two checkouts on one machine must take turns.
+# share container names, so two checkouts on one machine must take turns. A
+# scenario takes the lock shared and its own $(MOLECULE_LOCK).<scenario>
+# exclusively: different scenarios (no container name in common) run side by
+# side, the same scenario of two checkouts does not.
 MOLECULE_LOCK ?=
 LOCKED := $(if $(MOLECULE_LOCK),flock $(MOLECULE_LOCK))
+SCENARIO_LOCKED = $(if $(MOLECULE_LOCK),flock -s $(MOLECULE_LOCK) flock $(MOLECULE_LOCK).$(1))
+# make test runs its stages in this many lanes (make -j). The machine's CPUs
+# are the limit, not the lanes: Molecule's verify steps wait on containers
+# half of the time, which another lane's work fills.
+TEST_JOBS ?= 3
 
 CHECK_STAGES := lint syntax docs unit integration-standin
 # make test runs the integration tests against the real admin API only: the
 # stand-in run of make check proves nothing more (the differential test keeps
 # the stand-in honest against the real API).
 TEST_STAGES := $(filter-out integration-standin,$(CHECK_STAGES)) integration images $(addprefix molecule-,$(SCENARIOS))
+# The order in which the lanes pick stages up: the longest first.
+TEST_ORDER := images $(filter molecule-fleet molecule-database,$(addprefix molecule-,$(SCENARIOS))) \
+              $(filter-out images molecule-fleet molecule-database,$(TEST_STAGES))
 
 .PHONY: deps demo check test venv images lint syntax docs unit integration-standin integration molecule \
         benchmark clean stages-check stages-test
@@ -45,17 +56,21 @@ check:
 	@$(MAKE) --no-print-directory -k stages-check; rc=$$?; \
 	  scripts/stage.sh summary $(CHECK_STAGES) || rc=1; exit $$rc
 
-# Everything CI runs. Stages go on after a failed one (make -k) so that the
-# table at the end shows every stage's time; the exit status is still a failure.
+# Everything CI runs, in TEST_JOBS parallel lanes; each stage's output is
+# printed in one piece when it ends (--output-sync). Stages go on after a
+# failed one (make -k) so that the table at the end shows every stage's time;
+# the exit status is still a failure.
 test:
 	@scripts/preflight.sh test
 	@$(MAKE) --no-print-directory venv
 	@scripts/stage.sh reset
-	@$(MAKE) --no-print-directory -k stages-test; rc=$$?; \
+	@$(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target stages-test; rc=$$?; \
 	  scripts/stage.sh summary $(TEST_STAGES) || rc=1; exit $$rc
 
 stages-check: $(addprefix stage-,$(CHECK_STAGES))
-stages-test: $(addprefix stage-,$(TEST_STAGES))
+stages-test: $(addprefix stage-,$(TEST_ORDER))
+# Every scenario runs on the images; the rest of make test does not need them.
+$(addprefix stage-molecule-,$(SCENARIOS)): | stage-images
 stage-%:
 	@scripts/stage.sh run $* $(MAKE) --no-print-directory $*
 
@@ -104,11 +119,11 @@ integration: venv
 	  scripts/real-admin-api.sh exec -- pytest -q tests/integration
 
 molecule: images
-	for scenario in $(SCENARIOS); do $(LOCKED) molecule test -s $$scenario || exit 1; done
+	for scenario in $(SCENARIOS); do $(call SCENARIO_LOCKED,$$scenario) molecule test -s $$scenario || exit 1; done
 
 # One scenario (make molecule-venv); make test runs each as its own stage.
 molecule-%: venv
-	$(LOCKED) molecule test -s $*
+	$(call SCENARIO_LOCKED,$*) molecule test -s $*
 
 benchmark: images
 	$(BIN)/python benchmarks/site_rerun.py

@@ -30,7 +30,8 @@ def test_stages_are_recorded_and_summarised(tmp_path):
     assert rows["lint"][0] == "ok" and rows["lint"][-1] == "s"
     assert rows["unit"][0] == "FAILED"
     assert rows["molecule-venv"][:2] == ["not", "run"]
-    assert "total" in rows
+    assert "sum" in rows  # "sum of the stages"
+    assert "elapsed" in rows  # the wall clock since reset: stages run in parallel lanes
 
 
 def test_all_stages_ok_summarise_to_success(tmp_path):
