@@ -26,6 +26,7 @@ SCENARIO_LOCKED = $(if $(MOLECULE_LOCK),flock -s $(MOLECULE_LOCK) flock $(MOLECU
 # are the limit, not the lanes: Molecule's verify steps wait on containers
 # half of the time, which another lane's work fills.
 TEST_JOBS ?= 3
+CHECK_JOBS ?= 2
 
 CHECK_STAGES := lint syntax docs unit integration-standin
 # make test runs the integration tests against the real admin API only: the
@@ -48,24 +49,26 @@ demo:
 	@$(MAKE) --no-print-directory venv
 	scripts/demo.sh
 
-# The fast tier: no Docker, no Molecule, no real proxy.
-check:
-	@scripts/preflight.sh check
+# $(1): the tier (check or test), $(2): its stages, $(3): how make runs them.
+# Stages go on after a failed one (make -k) so that the table at the end
+# shows every stage's time; the exit status is still a failure.
+define run_tier
+	@scripts/preflight.sh $(1)
 	@$(MAKE) --no-print-directory venv
 	@scripts/stage.sh reset
-	@$(MAKE) --no-print-directory -k stages-check; rc=$$?; \
-	  scripts/stage.sh summary $(CHECK_STAGES) || rc=1; exit $$rc
+	@$(MAKE) --no-print-directory -k $(3) stages-$(1); rc=$$?; \
+	  scripts/stage.sh summary $(2) || rc=1; exit $$rc
+endef
+
+# The fast tier: no Docker, no Molecule, no real proxy. Two lanes: lint and
+# the syntax and docs checks beside the tests.
+check:
+	$(call run_tier,check,$(CHECK_STAGES),-j$(CHECK_JOBS) --output-sync=target)
 
 # Everything CI runs, in TEST_JOBS parallel lanes; each stage's output is
-# printed in one piece when it ends (--output-sync). Stages go on after a
-# failed one (make -k) so that the table at the end shows every stage's time;
-# the exit status is still a failure.
+# printed in one piece when it ends (--output-sync).
 test:
-	@scripts/preflight.sh test
-	@$(MAKE) --no-print-directory venv
-	@scripts/stage.sh reset
-	@$(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target stages-test; rc=$$?; \
-	  scripts/stage.sh summary $(TEST_STAGES) || rc=1; exit $$rc
+	$(call run_tier,test,$(TEST_STAGES),-j$(TEST_JOBS) --output-sync=target)
 
 stages-check: $(addprefix stage-,$(CHECK_STAGES))
 stages-test: $(addprefix stage-,$(TEST_ORDER))
