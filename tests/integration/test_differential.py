@@ -629,7 +629,8 @@ def policy_settings(path: Path = POLICY_CONFIG) -> dict[str, Any]:
     config = yaml.safe_load(path.read_text()) or {}
     general = config.get("general_settings") or {}
     settings = config.get("litellm_settings") or {}
-    known_general = {"disable_custom_api_keys", "master_key", "database_url"}
+    # alerting only sends webhooks (budget alerts); the admin API answers the same without it
+    known_general = {"disable_custom_api_keys", "master_key", "database_url", "alerting", "alert_types"}
     known_settings = {
         "default_key_generate_params",
         "upperbound_key_generate_params",

@@ -1,0 +1,119 @@
+"""Key governance (issue 15) against LiteLLM 1.108.7's real admin API (``make test``) or the stand-in.
+
+The second real proxy (LITELLM_TEST_POLICY_URL) runs with tests/realapi/policy-config.yaml:
+``default_key_generate_params`` (duration 90d, max_budget 5 per 30d), ``upperbound_key_generate_params``
+(tpm_limit 100000, max_budget 50, duration 180d) and budget alerts to a webhook (WEBHOOK_URL, set by
+scripts/real-admin-api.sh). LiteLLM applies those parameters to master-key requests too, which is
+what these tests hold the modules against: a key lives exactly as declared, whatever the proxy fills in.
+Time is moved on the clock the modules read (the fault proxy's Date header), never waited for.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from litellm_it import Ansible, assert_no_secret, keys_of
+
+DAY = 86400
+
+
+def parse(value: str) -> datetime.datetime:
+    dt = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=datetime.timezone.utc)
+
+
+def info(proxy: Any, token: str) -> dict:
+    status, body = proxy.call("GET", "/key/info", params={"key": token})
+    assert status == 200, body
+    return body["info"]
+
+
+def holder(proxy: Any, alias: str) -> dict:
+    [key] = [k for k in keys_of(proxy, alias) if k["key_alias"] == alias]
+    return dict(info(proxy, key["token"]), token=key["token"])
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Any:
+    """(proxy, ansible) of an admin API whose config sets the key policies of policy-config.yaml."""
+    from test_differential import policy_settings
+    from tests.realapi import RealApi, real_api_configured
+    from tests.realapi.faultproxy import fault_proxy
+    from tests.standin.fixture import remote_proxy_from_env, run_standin
+
+    work = tmp_path / "policy"
+    work.mkdir()
+    if real_api_configured():
+        url = os.environ.get("LITELLM_TEST_POLICY_URL")
+        if not url:
+            pytest.fail("LITELLM_TEST_POLICY_URL is not set: start the real API with "
+                        "LITELLM_POLICY_CONFIG=tests/realapi/policy-config.yaml scripts/real-admin-api.sh start")
+        master_key = remote_proxy_from_env().master_key
+        with fault_proxy(url, master_key) as faulty:
+            proxy = RealApi(faulty.url, master_key, upstream=url)
+            yield proxy, Ansible(work, proxy)
+        return
+    with run_standin(db_path=tmp_path / "policy.db", **policy_settings()) as proxy:
+        yield proxy, Ansible(work, proxy)
+
+
+# -- keys live exactly as declared ---------------------------------------------------------------------------
+
+def test_key_without_duration_never_expires_and_nor_does_its_successor(policy, name):
+    """The proxy's default 90d expiry and budget 5/30d, and the upper bound's tpm_limit, do not reach a
+    key declared without them; a rotation gives the successor no expiry either."""
+    proxy, ansible = policy
+    alias = name("forever")
+    created = ansible.module("litellm_key", {"key_alias": alias, "models": ["fake-model"], "rpm_limit": 7})
+    assert not created.get("failed") and created["changed"] is True, created
+    assert set(created["undeclared_removed"]) >= {"duration", "max_budget", "budget_duration", "tpm_limit"}
+    row = holder(proxy, alias)
+    assert row["expires"] is None, row  # was: 90 days out (contract review F3)
+    assert row["max_budget"] is None and row["budget_duration"] is None and row["tpm_limit"] is None, row
+    assert row["rpm_limit"] == 7 and row["metadata"]["lifetime"] == "never"
+    assert proxy.chat(created["key"]).status == 200
+
+    again = ansible.module("litellm_key", {"key_alias": alias, "models": ["fake-model"], "rpm_limit": 7})
+    assert not again.get("failed") and again["changed"] is False, again
+
+    rotated = ansible.module("litellm_key_rotate", {"key_alias": alias, "grace_period": "1h"})
+    assert not rotated.get("failed") and len(rotated["rotated"]) == 1, rotated
+    successor = holder(proxy, alias)
+    assert successor["token"] == rotated["rotated"][0]["new_token"]
+    assert successor["expires"] is None, successor  # was: the predecessor's remaining 90 days
+    assert successor["max_budget"] is None and successor["tpm_limit"] is None, successor
+    assert successor["rpm_limit"] == 7
+
+
+def test_declared_duration_is_honoured_and_a_successor_gets_it_afresh(policy, name):
+    proxy, ansible = policy
+    alias = name("tenday")
+    created = ansible.module("litellm_key", {"key_alias": alias, "duration": "10d", "max_budget": 3})
+    assert not created.get("failed") and created["changed"] is True, created
+    row = holder(proxy, alias)
+    lifetime = parse(row["expires"]) - parse(row["created_at"])
+    assert abs(lifetime.total_seconds() - 10 * DAY) < 600, row  # 10 days, not the default 90
+    assert row["max_budget"] == 3 and row["budget_duration"] is None and row["tpm_limit"] is None, row
+
+    # Eight days later (on the clock the modules read) the scheduled job renews what expires within 3 days.
+    proxy.advance_clock(8 * DAY)
+    renewed = ansible.module("litellm_key_rotate", {"key_aliases": [alias], "renew_within_days": 3,
+                                                    "older_than_days": 30, "grace_period": "1h"})
+    assert not renewed.get("failed"), renewed
+    [entry] = renewed["rotated"]
+    assert entry["renewed"] is True and entry["expires"] is not None, entry
+    successor = holder(proxy, alias)
+    lifetime = parse(successor["expires"]) - parse(successor["created_at"])
+    # A fresh 10 days from its creation; before, the successor got what the modules' clock said was left
+    # (2 days). LiteLLM's own clock did not move, so its expiry is compared with its created_at.
+    assert abs(lifetime.total_seconds() - 10 * DAY) < 600, successor
+    assert successor["max_budget"] == 3 and successor["budget_duration"] is None
