@@ -117,3 +117,82 @@ def test_declared_duration_is_honoured_and_a_successor_gets_it_afresh(policy, na
     # (2 days). LiteLLM's own clock did not move, so its expiry is compared with its created_at.
     assert abs(lifetime.total_seconds() - 10 * DAY) < 600, successor
     assert successor["max_budget"] == 3 and successor["budget_duration"] is None
+
+
+# -- budget alerts to a webhook --------------------------------------------------------------------------------
+
+class Receiver(BaseHTTPRequestHandler):
+    """A local webhook receiver: keeps every JSON body posted to it."""
+
+    received: list[tuple[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length).decode("utf-8", "replace")
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = None
+        type(self).received.append((raw, body))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture
+def webhook() -> Any:
+    """The receiver at LITELLM_TEST_WEBHOOK_URL, where the policy proxy sends its alerts (WEBHOOK_URL)."""
+    from tests.realapi import real_api_configured
+
+    url = os.environ.get("LITELLM_TEST_WEBHOOK_URL")
+    if not real_api_configured():
+        pytest.skip("budget alerts are LiteLLM's own (its SlackAlerting webhook): the real API only")
+    if not url:
+        pytest.fail("LITELLM_TEST_WEBHOOK_URL is not set: scripts/real-admin-api.sh start prints it")
+    parts = urlsplit(url)
+    HTTPServer.allow_reuse_address = True
+    server = HTTPServer((parts.hostname, parts.port), type("Hook", (Receiver,), {"received": []}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.RequestHandlerClass.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_soft_budget_alert_reaches_the_webhook_naming_the_alias_not_the_key(policy, webhook, name):
+    """A key with a tiny soft budget, chat requests until LiteLLM's auth sees its spend over it: the
+    receiver gets a soft_budget_crossed alert with the key's alias and token id, never its value."""
+    import time
+
+    proxy, ansible = policy
+    alias = name("soft")
+    # gpt-4o-mini has a price in LiteLLM's cost map (fake-model costs nothing): each mock chat adds spend.
+    created = ansible.module("litellm_key", {"key_alias": alias, "models": ["gpt-4o-mini"],
+                                             "soft_budget": 0.0000001, "max_budget": 10})
+    assert not created.get("failed") and created["changed"] is True, created
+    value = created["key"]
+
+    def alerts() -> list[dict]:
+        return [body for _, body in webhook if isinstance(body, dict) and body.get("key_alias") == alias
+                and body.get("event") == "soft_budget_crossed"]
+
+    # A condition with a deadline of minutes, not a sleep: the spend of each chat reaches the key in
+    # LiteLLM's cache after the answer, and the alert is sent in the background.
+    deadline = time.monotonic() + 300
+    while not alerts():
+        assert time.monotonic() < deadline, f"no soft-budget alert for {alias} after 5 minutes: {webhook}"
+        assert proxy.chat(value, model="gpt-4o-mini").status == 200
+        time.sleep(1)
+    [alert, *_] = alerts()
+    assert "Soft Budget" in alert["event_message"], alert
+    assert alert["soft_budget"] == pytest.approx(0.0000001) and alert["spend"] >= alert["soft_budget"], alert
+    assert alert["max_budget"] == 10, alert
+    assert alert["event_group"] == "key" and alert["token"] == created["token"], alert
+    assert holder(proxy, alias)["blocked"] in (None, False)  # a soft budget alerts, it does not block
+    assert proxy.chat(value, model="gpt-4o-mini").status == 200
+    for raw, _ in webhook:
+        assert_no_secret(raw, value, proxy.master_key)
