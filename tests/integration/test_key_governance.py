@@ -196,3 +196,39 @@ def test_soft_budget_alert_reaches_the_webhook_naming_the_alias_not_the_key(poli
     assert proxy.chat(value, model="gpt-4o-mini").status == 200
     for raw, _ in webhook:
         assert_no_secret(raw, value, proxy.master_key)
+
+
+# -- preflight: a budget without a database, a key over an upper bound ---------------------------------------
+
+def test_preflight_refuses_a_budget_without_database_and_a_key_over_an_upper_bound(ansible, proxy, name):
+    """site.yml stops in the preflight on a global budget without a database, keys.yml on a declared key over
+    the gateway's upper bound: each names the variable, and neither changes anything."""
+    from litellm_it import PLAYBOOKS, snapshot
+
+    alias = name("over")
+    keys_env = ansible.dir / "keys.env"
+    keys_env.write_text(f"LITELLM_MASTER_KEY={proxy.master_key}\n")
+    keys_env.chmod(0o600)
+    ansible.write_inventory(
+        litellm_env_provider_keys={"OPENAI_API_KEY": "sk-provider-not-used-0123456789"},
+        litellm_database_mode="none",
+        litellm_config_litellm_settings={"max_budget": 50,
+                                         "upperbound_key_generate_params": {"tpm_limit": 100000}},
+        litellm_keys_api_url=proxy.url, litellm_keys_master_key_file=str(keys_env), litellm_keys_retries=0,
+        litellm_keys_virtual_keys=[{"key_alias": alias, "tpm_limit": 200000}],
+    )
+    before = snapshot(proxy)
+    site = ansible.playbook(PLAYBOOKS / "site.yml")
+    assert site.rc != 0, site
+    assert "litellm_config_litellm_settings.max_budget (50, a global budget) is enforced by LiteLLM only with a " \
+           "database, and litellm_database_mode is none" in site.output, site
+    assert f"litellm_keys_virtual_keys entry '{alias}': tpm_limit 200000 is over " \
+           "litellm_config_litellm_settings.upperbound_key_generate_params.tpm_limit 100000" in site.output, site
+    assert site.recap()["changed"] == 0, site
+
+    keys = ansible.playbook(PLAYBOOKS / "keys.yml")
+    assert keys.rc != 0, keys
+    assert f"'{alias}': tpm_limit 200000 is over" in keys.output and "Nothing was changed" in keys.output, keys
+    assert keys.recap()["changed"] == 0, keys
+    assert snapshot(proxy) == before
+    assert_no_secret(site.output + keys.output, proxy.master_key)
