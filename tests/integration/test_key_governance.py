@@ -232,3 +232,76 @@ def test_preflight_refuses_a_budget_without_database_and_a_key_over_an_upper_bou
     assert keys.recap()["changed"] == 0, keys
     assert snapshot(proxy) == before
     assert_no_secret(site.output + keys.output, proxy.master_key)
+
+
+# -- the key audit -----------------------------------------------------------------------------------------------
+
+def test_key_audit_flags_each_planted_case_without_a_key_value(ansible, proxy, name, tmp_path):
+    """key_audit.yml end to end: keys planted in each state; check mode writes nothing; the JSON and
+    Markdown reports (0600) flag each case; two days later (on the modules' clock) the old and unused
+    keys fail the play when asked; no key value anywhere."""
+    import stat
+
+    from litellm_it import PLAYBOOKS, snapshot
+
+    def plant(alias: str, **body: Any) -> str:
+        status, answer = proxy.call("POST", "/key/generate", {"key_alias": alias, **body})
+        assert status == 200, answer
+        return answer["key"]
+
+    a = {k: name(k) for k in ("clean", "nobudget", "expiring", "blocked", "orphan", "undeclared")}
+    a["badalias"] = name("Bad_Alias")
+    values = [
+        plant(a["clean"], max_budget=5),
+        plant(a["nobudget"]),
+        plant(a["expiring"], max_budget=5, duration="3d"),
+        plant(a["blocked"], max_budget=5),
+        plant(a["orphan"], max_budget=5, user_id=name("nobody")),  # LiteLLM accepts a user that does not exist
+        plant(a["undeclared"], max_budget=5),
+        plant(a["badalias"], max_budget=5),
+    ]
+    assert proxy.call("POST", "/key/block", {"key": values[3]}).status == 200
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    keys_env = ansible.dir / "keys.env"
+    keys_env.write_text(f"LITELLM_MASTER_KEY={proxy.master_key}\n")
+    keys_env.chmod(0o600)
+    ansible.write_inventory(
+        litellm_keys_api_url=proxy.url, litellm_keys_master_key_file=str(keys_env), litellm_keys_retries=0,
+        litellm_keys_virtual_keys=[{"key_alias": a[k]} for k in a if k != "undeclared"],
+        litellm_key_audit_report_dir=str(reports), litellm_key_audit_alias_pattern="it-[a-z]+-[0-9a-f]{8}",
+        litellm_key_audit_unused_days=1, litellm_key_audit_older_than_days=1, litellm_key_audit_expiring_within_days=7,
+    )
+    before = snapshot(proxy)
+    check = ansible.playbook(PLAYBOOKS / "key_audit.yml", check=True)
+    assert check.rc == 0, check
+    assert list(reports.iterdir()) == []  # check mode reports the files it would write, and writes none
+
+    run = ansible.playbook(PLAYBOOKS / "key_audit.yml")
+    assert run.rc == 0, run
+    report = json.loads((reports / "key-audit.json").read_text())
+    markdown = (reports / "key-audit.md").read_text()
+    for path in reports.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    found = {e["alias"]: set(e["findings"]) for e in report["keys"]}
+    assert found[a["clean"]] == set(), found[a["clean"]]
+    assert found[a["nobudget"]] == {"no_budget"}
+    assert found[a["expiring"]] == {"expiring"}
+    assert found[a["blocked"]] == {"blocked"}
+    assert found[a["orphan"]] == {"orphaned"}
+    assert found[a["undeclared"]] == {"undeclared"}
+    assert found[a["badalias"]] == {"alias_pattern"}
+    for alias in a.values():
+        assert alias in markdown
+    assert f"{a['orphan']} (token " in run.output and ": orphaned" in run.output  # the summary in the play output
+
+    # Two days later the planted keys are old and unused; a compliance job that fails on "old" fails.
+    proxy.advance_clock(2 * DAY)
+    later = ansible.playbook(PLAYBOOKS / "key_audit.yml", extra_vars={"litellm_key_audit_fail_on": ["old", "orphaned"]})
+    assert later.rc != 0 and "The key audit found" in later.output and " old" in later.output, later
+    report = json.loads((reports / "key-audit.json").read_text())
+    found = {e["alias"]: set(e["findings"]) for e in report["keys"]}
+    assert found[a["clean"]] == {"old", "unused"}, found[a["clean"]]
+    assert snapshot(proxy) == before  # read-only
+    everything = check.output + run.output + later.output + markdown + json.dumps(report)
+    assert_no_secret(everything, proxy.master_key, *values)
