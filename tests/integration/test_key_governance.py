@@ -94,29 +94,51 @@ def test_key_without_duration_never_expires_and_nor_does_its_successor(policy, n
     assert successor["rpm_limit"] == 7
 
 
-def test_declared_duration_is_honoured_and_a_successor_gets_it_afresh(policy, name):
+def test_declared_duration_is_honoured_and_renewed_by_the_scheduled_job(policy, name):
+    """keys.yml makes a key declared with duration 10d (not the proxy's default 90d, and without the default
+    budget); eight days later rotate_keys.yml renews it although it is not due by age, delivers the new
+    value, and the successor lives 10 days afresh."""
+    from litellm_it import PLAYBOOKS
+
     proxy, ansible = policy
     alias = name("tenday")
-    created = ansible.module("litellm_key", {"key_alias": alias, "duration": "10d", "max_budget": 3})
-    assert not created.get("failed") and created["changed"] is True, created
+    keys_env = ansible.dir / "keys.env"
+    keys_env.write_text(f"LITELLM_MASTER_KEY={proxy.master_key}\n")
+    keys_env.chmod(0o600)
+    delivered = ansible.dir / "client" / "key"
+    delivered.parent.mkdir()
+    ansible.write_inventory(
+        litellm_keys_api_url=proxy.url, litellm_keys_master_key_file=str(keys_env), litellm_keys_retries=0,
+        litellm_keys_rotation_older_than_days=30, litellm_keys_rotation_renew_within_days=3,
+        litellm_keys_rotation_grace_period="1h",
+        litellm_keys_virtual_keys=[{"key_alias": alias, "duration": "10d", "max_budget": 3,
+                                    "deliver": [{"host": "client1", "path": str(delivered)}]}],
+    )
+    made = ansible.playbook(PLAYBOOKS / "keys.yml")
+    assert made.rc == 0, made
+    first = delivered.read_text().strip()
     row = holder(proxy, alias)
     lifetime = parse(row["expires"]) - parse(row["created_at"])
     assert abs(lifetime.total_seconds() - 10 * DAY) < 600, row  # 10 days, not the default 90
     assert row["max_budget"] == 3 and row["budget_duration"] is None and row["tpm_limit"] is None, row
 
-    # Eight days later (on the clock the modules read) the scheduled job renews what expires within 3 days.
+    not_yet = ansible.playbook(PLAYBOOKS / "rotate_keys.yml")
+    assert not_yet.rc == 0 and delivered.read_text().strip() == first, not_yet  # neither due nor expiring
+
+    # Eight days later (on the clock the modules read) the key expires within 3 days: renewed.
     proxy.advance_clock(8 * DAY)
-    renewed = ansible.module("litellm_key_rotate", {"key_aliases": [alias], "renew_within_days": 3,
-                                                    "older_than_days": 30, "grace_period": "1h"})
-    assert not renewed.get("failed"), renewed
-    [entry] = renewed["rotated"]
-    assert entry["renewed"] is True and entry["expires"] is not None, entry
+    renewed = ansible.playbook(PLAYBOOKS / "rotate_keys.yml", verbosity=1)
+    assert renewed.rc == 0, renewed
+    assert f"rotated {alias}: token" in renewed.output and "(renewed: it would have expired" in renewed.output, renewed
+    second = delivered.read_text().strip()
+    assert second != first and proxy.chat(second).status == 200
     successor = holder(proxy, alias)
     lifetime = parse(successor["expires"]) - parse(successor["created_at"])
     # A fresh 10 days from its creation; before, the successor got what the modules' clock said was left
     # (2 days). LiteLLM's own clock did not move, so its expiry is compared with its created_at.
     assert abs(lifetime.total_seconds() - 10 * DAY) < 600, successor
     assert successor["max_budget"] == 3 and successor["budget_duration"] is None
+    assert_no_secret(made.output + not_yet.output + renewed.output, first, second, proxy.master_key)
 
 
 # -- budget alerts to a webhook --------------------------------------------------------------------------------
