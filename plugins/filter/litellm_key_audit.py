@@ -36,10 +36,13 @@ options:
     type: list
     elements: str
   unused_days:
+    description: Flag keys without activity for this many days; null skips the check.
     type: float
   older_than_days:
+    description: Flag keys created more than this many days ago; null skips the check.
     type: float
   expiring_within_days:
+    description: Flag keys expiring within this many days (or expired); null skips the check.
     type: float
   alias_pattern:
     description: A regular expression every alias must match in full; empty skips the check.
