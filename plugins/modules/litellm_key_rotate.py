@@ -196,6 +196,7 @@ EXAMPLES = r'''
     master_key: "{{ litellm_master_key }}"
     tags: [rotate-monthly]
     older_than_days: 30
+    renew_within_days: 14   # and renew keys about to expire, whatever their age
     grace_period: 48h
     purge: true
     purge_action: block
