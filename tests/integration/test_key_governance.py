@@ -68,77 +68,62 @@ def policy(tmp_path: Path) -> Any:
 
 # -- keys live exactly as declared ---------------------------------------------------------------------------
 
-def test_key_without_duration_never_expires_and_nor_does_its_successor(policy, name):
-    """The proxy's default 90d expiry and budget 5/30d, and the upper bound's tpm_limit, do not reach a
-    key declared without them; a rotation gives the successor no expiry either."""
-    proxy, ansible = policy
-    alias = name("forever")
-    created = ansible.module("litellm_key", {"key_alias": alias, "models": ["fake-model"], "rpm_limit": 7})
-    assert not created.get("failed") and created["changed"] is True, created
-    assert set(created["undeclared_removed"]) >= {"duration", "max_budget", "budget_duration", "tpm_limit"}
-    row = holder(proxy, alias)
-    assert row["expires"] is None, row  # was: 90 days out (contract review F3)
-    assert row["max_budget"] is None and row["budget_duration"] is None and row["tpm_limit"] is None, row
-    assert row["rpm_limit"] == 7 and row["metadata"]["lifetime"] == "never"
-    assert proxy.chat(created["key"]).status == 200
-
-    again = ansible.module("litellm_key", {"key_alias": alias, "models": ["fake-model"], "rpm_limit": 7})
-    assert not again.get("failed") and again["changed"] is False, again
-
-    rotated = ansible.module("litellm_key_rotate", {"key_alias": alias, "grace_period": "1h"})
-    assert not rotated.get("failed") and len(rotated["rotated"]) == 1, rotated
-    successor = holder(proxy, alias)
-    assert successor["token"] == rotated["rotated"][0]["new_token"]
-    assert successor["expires"] is None, successor  # was: the predecessor's remaining 90 days
-    assert successor["max_budget"] is None and successor["tpm_limit"] is None, successor
-    assert successor["rpm_limit"] == 7
-
-
-def test_declared_duration_is_honoured_and_renewed_by_the_scheduled_job(policy, name):
-    """keys.yml makes a key declared with duration 10d (not the proxy's default 90d, and without the default
-    budget); eight days later rotate_keys.yml renews it although it is not due by age, delivers the new
-    value, and the successor lives 10 days afresh."""
+def test_keys_live_as_declared_and_are_renewed_by_the_scheduled_job(policy, name):
+    """On a proxy whose defaults give every key 90 days and a budget of 5 per 30 days (and whose upper bound
+    fills tpm_limit), keys.yml makes a key declared without duration that never expires and carries no
+    budget, and a key declared with 10 days that lives 10 days. Eight days later (on the modules' clock)
+    rotate_keys.yml rotates the first by age, and renews the second because it expires within 3 days: each
+    successor lives as declared (no expiry; a fresh 10 days), the new values are delivered."""
     from litellm_it import PLAYBOOKS
 
     proxy, ansible = policy
-    alias = name("tenday")
+    forever, tenday = name("forever"), name("tenday")
     keys_env = ansible.dir / "keys.env"
     keys_env.write_text(f"LITELLM_MASTER_KEY={proxy.master_key}\n")
     keys_env.chmod(0o600)
-    delivered = ansible.dir / "client" / "key"
-    delivered.parent.mkdir()
+    files = {alias: ansible.dir / "client" / alias for alias in (forever, tenday)}
+    files[forever].parent.mkdir()
     ansible.write_inventory(
         litellm_keys_api_url=proxy.url, litellm_keys_master_key_file=str(keys_env), litellm_keys_retries=0,
-        litellm_keys_rotation_older_than_days=30, litellm_keys_rotation_renew_within_days=3,
+        litellm_keys_rotation_older_than_days=5, litellm_keys_rotation_renew_within_days=3,
         litellm_keys_rotation_grace_period="1h",
-        litellm_keys_virtual_keys=[{"key_alias": alias, "duration": "10d", "max_budget": 3,
-                                    "deliver": [{"host": "client1", "path": str(delivered)}]}],
+        litellm_keys_virtual_keys=[
+            {"key_alias": forever, "models": ["fake-model"], "rpm_limit": 7,
+             "deliver": [{"host": "client1", "path": str(files[forever])}]},
+            {"key_alias": tenday, "duration": "10d", "max_budget": 3,
+             "deliver": [{"host": "client1", "path": str(files[tenday])}]},
+        ],
     )
     made = ansible.playbook(PLAYBOOKS / "keys.yml")
     assert made.rc == 0, made
-    first = delivered.read_text().strip()
-    row = holder(proxy, alias)
+    first = {alias: path.read_text().strip() for alias, path in files.items()}
+    row = holder(proxy, forever)
+    assert row["expires"] is None, row  # was: 90 days out (contract review F3)
+    assert row["max_budget"] is None and row["budget_duration"] is None and row["tpm_limit"] is None, row
+    assert row["rpm_limit"] == 7 and row["metadata"]["lifetime"] == "never", row
+    row = holder(proxy, tenday)
     lifetime = parse(row["expires"]) - parse(row["created_at"])
     assert abs(lifetime.total_seconds() - 10 * DAY) < 600, row  # 10 days, not the default 90
     assert row["max_budget"] == 3 and row["budget_duration"] is None and row["tpm_limit"] is None, row
 
-    not_yet = ansible.playbook(PLAYBOOKS / "rotate_keys.yml")
-    assert not_yet.rc == 0 and delivered.read_text().strip() == first, not_yet  # neither due nor expiring
-
-    # Eight days later (on the clock the modules read) the key expires within 3 days: renewed.
     proxy.advance_clock(8 * DAY)
     renewed = ansible.playbook(PLAYBOOKS / "rotate_keys.yml", verbosity=1)
     assert renewed.rc == 0, renewed
-    assert f"rotated {alias}: token" in renewed.output and "(renewed: it would have expired" in renewed.output, renewed
-    second = delivered.read_text().strip()
-    assert second != first and proxy.chat(second).status == 200
-    successor = holder(proxy, alias)
+    assert f"rotated {tenday}: token" in renewed.output and "(renewed: it would have expired" in renewed.output, renewed
+    assert f"rotated {forever}: token" in renewed.output, renewed
+    second = {alias: path.read_text().strip() for alias, path in files.items()}
+    for alias in files:
+        assert second[alias] != first[alias] and proxy.chat(second[alias]).status == 200
+    successor = holder(proxy, forever)
+    assert successor["expires"] is None, successor  # was: the predecessor's remaining 90 days
+    assert successor["max_budget"] is None and successor["tpm_limit"] is None and successor["rpm_limit"] == 7
+    successor = holder(proxy, tenday)
     lifetime = parse(successor["expires"]) - parse(successor["created_at"])
     # A fresh 10 days from its creation; before, the successor got what the modules' clock said was left
     # (2 days). LiteLLM's own clock did not move, so its expiry is compared with its created_at.
     assert abs(lifetime.total_seconds() - 10 * DAY) < 600, successor
     assert successor["max_budget"] == 3 and successor["budget_duration"] is None
-    assert_no_secret(made.output + not_yet.output + renewed.output, first, second, proxy.master_key)
+    assert_no_secret(made.output + renewed.output, *first.values(), *second.values(), proxy.master_key)
 
 
 # -- budget alerts to a webhook --------------------------------------------------------------------------------
