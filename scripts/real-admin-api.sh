@@ -13,6 +13,8 @@
 # these on POLICY_PORT, default PORT+1, database of its own, same master key;
 # prints LITELLM_TEST_POLICY_URL=...), LITELLM_NODB=1 (a third proxy without a
 # database on NODB_PORT, default PORT+2; prints LITELLM_TEST_NODB_URL=...),
+# WEBHOOK_PORT (default PORT+9: the proxies' WEBHOOK_URL, where a test receives alerts;
+# prints LITELLM_TEST_WEBHOOK_URL=...),
 # REAL_API_DIR (state; default $TMPDIR/sacred-brain-real-api-$PORT),
 # PYTHON (default .venv/bin/python: litellm[proxy] and prisma from requirements-dev.txt).
 #
@@ -27,6 +29,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-4400}
 POLICY_PORT=${POLICY_PORT:-$((PORT + 1))}
 NODB_PORT=${NODB_PORT:-$((PORT + 2))}
+WEBHOOK_PORT=${WEBHOOK_PORT:-$((PORT + 9))}
 PYTHON=${PYTHON:-$here/.venv/bin/python}
 CACHE_DIR=${SACRED_BRAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sacred-brain-llm-gateway}
 STATE=${REAL_API_DIR:-${TMPDIR:-/tmp}/sacred-brain-real-api-$PORT}
@@ -223,6 +226,9 @@ start() {
   # Mandatory: otherwise LiteLLM runs `prisma migrate deploy`, which needs the native schema engine.
   export DISABLE_SCHEMA_UPDATE=true
   export LITELLM_LOCAL_MODEL_COST_MAP=True
+  # Where a proxy whose config enables general_settings.alerting: [webhook] posts its alerts
+  # (LiteLLM reads WEBHOOK_URL when it sends one); a test listens there (LITELLM_TEST_WEBHOOK_URL).
+  export WEBHOOK_URL="http://127.0.0.1:$WEBHOOK_PORT/litellm-alerts"
   export PATH="$(dirname "$PYTHON"):$PATH"
   DATABASE_BASE=${DATABASE_URL%/*}
   write_config main "${LITELLM_EXTRA_CONFIG:-}"
@@ -251,6 +257,7 @@ PY
   umask 077
   {
     printf 'LITELLM_TEST_URL=http://127.0.0.1:%s\nLITELLM_TEST_MASTER_KEY=%s\n' "$PORT" "$LITELLM_MASTER_KEY"
+    printf 'LITELLM_TEST_WEBHOOK_URL=%s\n' "$WEBHOOK_URL"
     [ -z "${LITELLM_POLICY_CONFIG:-}" ] || printf 'LITELLM_TEST_POLICY_URL=http://127.0.0.1:%s\n' "$POLICY_PORT"
     [ -z "${LITELLM_NODB:-}" ] || printf 'LITELLM_TEST_NODB_URL=http://127.0.0.1:%s\n' "$NODB_PORT"
   } | tee "$STATE/env"

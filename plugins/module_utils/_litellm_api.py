@@ -77,8 +77,21 @@ LITELLM_METADATA_FIELDS = frozenset((
 SCIM_METADATA_FIELDS = frozenset(('scim_metadata', 'scim_active', 'scim_enterprise', 'scim_entitlements', 'scim_roles'))
 SCIM_HIDDEN_METADATA_FIELDS = frozenset(('scim_enterprise', 'scim_entitlements', 'scim_roles'))
 
-# Metadata keys written by litellm_key_rotate to link key generations.
-ROTATION_METADATA_FIELDS = frozenset(('rotation', 'retire_at'))
+# Metadata keys written by litellm_key_rotate to link key generations, and by
+# litellm_key to record the lifetime a key was declared with (see LIFETIME_FIELD).
+ROTATION_METADATA_FIELDS = frozenset(('rotation', 'retire_at', 'lifetime'))
+
+# metadata.lifetime: the duration a key was declared with ("90d"), or NO_EXPIRY.
+# A rotation gives the successor this lifetime afresh, counted from the rotation.
+LIFETIME_FIELD = 'lifetime'
+NO_EXPIRY = 'never'
+
+# Settings that LiteLLM 1.108.7 fills on /key/generate when the request leaves them
+# unset, from litellm_settings.default_key_generate_params and then
+# upperbound_key_generate_params (key_management_endpoints.py:
+# _common_key_generation_helper, _enforce_upperbound_key_params(fill_defaults=True)),
+# even for requests made with the master key. /key/update fills nothing.
+FILLED_ON_GENERATE = ('max_budget', 'budget_duration', 'tpm_limit', 'rpm_limit', 'max_parallel_requests')
 
 PRESERVED_METADATA_FIELDS = LITELLM_METADATA_FIELDS | ROTATION_METADATA_FIELDS
 
@@ -885,6 +898,34 @@ def rotation_role(obj):
         if key_metadata(obj).get('retire_at') and alias == retiring_alias(logical, token):
             return 'retiring', logical
     return 'active', alias
+
+
+def undeclared_fills(body, answer):
+    """A /key/update body that takes back what the proxy added on /key/generate beyond ``body``.
+
+    ``answer`` is /key/generate's answer, which echoes the request after LiteLLM
+    applied its default and upper-bound parameters. An expiry the request did not
+    ask for (``duration``) and limits or budgets it left unset are set back to null
+    (LiteLLM's /key/update takes an explicit null as "none"), and default models to
+    "all". Returns {} when the proxy added nothing.
+    """
+    fix = {}
+    if not isinstance(answer, dict):
+        return fix
+    for name in FILLED_ON_GENERATE:
+        if body.get(name) is None and answer.get(name) is not None:
+            fix[name] = None
+    if body.get('duration') is None and answer.get('expires') is not None:
+        fix['duration'] = None
+    if not body.get('models') and answer.get('models'):
+        fix['models'] = []
+    return fix
+
+
+def declared_lifetime(obj):
+    """The lifetime a key was declared with: a duration string, NO_EXPIRY, or None when unknown."""
+    value = key_metadata(obj).get(LIFETIME_FIELD)
+    return to_text(value) if isinstance(value, str) and value else None
 
 
 def parse_time(value):

@@ -68,8 +68,12 @@ options:
   duration:
     description:
       - Validity of a new key, for example V(90d). The key expires that long after its creation.
+      - Without it the key never expires, even when the proxy's C(litellm_settings.default_key_generate_params)
+        sets a C(duration) (see the notes).
       - Only used when the key is created. LiteLLM stores an absolute expiry, so applying a relative
         duration again on every run would never converge.
+      - Recorded in C(metadata.lifetime) (V(never) without it), so that
+        M(sacred_brain.llm_gateway.litellm_key_rotate) gives each successor the same lifetime afresh.
     type: str
   metadata:
     description:
@@ -108,6 +112,10 @@ notes:
     so a creation that is retried after a timeout is recognised by its hash instead of creating a second key.
     When the proxy refuses custom key values (C(general_settings.disable_custom_api_keys)), LiteLLM picks the value.
   - "Register the result of a task that may create a key with C(no_log: true); see RV(key)."
+  - "A key lives exactly as declared. LiteLLM applies C(litellm_settings.default_key_generate_params) and
+    C(upperbound_key_generate_params) to keys generated with the master key too, filling an expiry, budgets and
+    limits the request left unset. When it did, the module sets them back to none with one C(/key/update) right
+    after the creation and lists them in RV(undeclared_removed). Declare a setting to keep it."
 seealso:
   - module: sacred_brain.llm_gateway.litellm_key_info
   - module: sacred_brain.llm_gateway.litellm_key_rotate
@@ -219,6 +227,14 @@ key_info:
     expires: null
     metadata: {owner: platform}
     status: active
+undeclared_removed:
+  description:
+    - Settings the proxy gave the new key from its default or upper-bound key parameters although they were
+      not declared, which the module set back to none (V(duration) stands for the expiry).
+  returned: when the key was created (not in check mode)
+  type: list
+  elements: str
+  sample: [duration, max_budget]
 related_tokens:
   description: Token ids of rotation predecessors or unfinished successors that were deleted or blocked with the key.
   returned: when O(state=absent) or O(state=blocked)
@@ -232,6 +248,8 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     LiteLLMAuthError,
     LiteLLMError,
     LiteLLMModule,
+    LIFETIME_FIELD,
+    NO_EXPIRY,
     changed_settings,
     key_metadata,
     key_soft_budget,
@@ -241,6 +259,7 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     plan_metadata,
     random_key,
     rotation_role,
+    undeclared_fills,
     user_metadata,
 )
 
@@ -286,11 +305,14 @@ def create(module, alias, desired, state):
     body = dict((k, v) for k, v in desired.items() if v is not None)
     body['key_alias'] = alias
     body['metadata'] = dict(params['metadata'] or {})
+    # The declared lifetime, so that a rotation gives the successor the same lifetime afresh.
+    body['metadata'][LIFETIME_FIELD] = params['duration'] or NO_EXPIRY
     if params['duration']:
         body['duration'] = params['duration']
     if state == 'blocked':
         body['blocked'] = True
     after = diff_view(alias, desired, body['metadata'], state == 'blocked')
+    after['expires'] = 'in %s' % params['duration'] if params['duration'] else 'never'
     diff = make_diff({'state': 'absent'}, after)
     if module.check_mode:
         module.exit_json(changed=True, diff=diff)
@@ -311,8 +333,25 @@ def create(module, alias, desired, state):
     info.update(dict((k, v) for k, v in answer.items() if k in ('expires', 'created_at', 'spend')))
     info['token'] = answer['token']
     info.pop('key', None)
+    # litellm_settings.default_key_generate_params / upperbound_key_generate_params: LiteLLM fills an
+    # expiry, budgets and limits the declaration left unset, even for the master key. Take them back.
+    fix = undeclared_fills(body, answer)
+    if fix:
+        try:
+            client.update_key(answer['token'], fix)
+        except LiteLLMError as exc:
+            module.warn('the proxy gave the new key %r settings it was not declared with (%s, from '
+                        'litellm_settings.default_key_generate_params or upperbound_key_generate_params) and '
+                        'removing them failed: %s. Remove them from the proxy config, or declare them.'
+                        % (alias, ', '.join(sorted(fix)), exc.msg))
+            for name in fix:
+                info[name] = answer.get(name)
+        else:
+            info.update(fix)
+            if 'duration' in fix:
+                info['expires'] = None
     module.exit_json(changed=True, key=answer['key'], token=answer['token'],
-                     key_info=key_view(info), diff=diff)
+                     key_info=key_view(info), diff=diff, undeclared_removed=sorted(fix))
 
 
 def main():

@@ -55,6 +55,12 @@ options:
         (predecessors in their grace period and successors of an unfinished rotation).
     type: bool
     default: true
+  check_owners:
+    description:
+      - Also check that the user and the team each key names still exist (one C(/user/info) or C(/team/info) per
+        distinct id), and report the missing ones in C(owner_missing).
+    type: bool
+    default: false
   page_size:
     description: Keys asked for per page (LiteLLM allows 1 to 100).
     type: int
@@ -171,6 +177,13 @@ virtual_keys:
     retire_at:
       description: End of the grace period of a retiring key (ISO 8601).
       type: str
+    last_active:
+      description: When the key was last used (ISO 8601), as LiteLLM records it (in batches), or null.
+      type: str
+    owner_missing:
+      description: With O(check_owners=true), V(user) and/or V(team) when the user or team the key names is gone.
+      type: list
+      elements: str
   sample:
     - token: 5e1b3c4f9d2a7b8c6e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d
       key_alias: research-batch
@@ -187,6 +200,11 @@ virtual_keys:
       rotation_state: active
       logical_alias: research-batch
       retire_at: null
+now:
+  description: The proxy's time (from the C(Date) header of its answer), by which ages and expiry were judged.
+  returned: always
+  type: str
+  sample: "2026-01-01T00:00:00Z"
 count:
   description: Number of keys returned.
   returned: always
@@ -201,8 +219,10 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     LiteLLMModule,
     key_metadata,
     key_tags,
+    format_time,
     key_view,
     parse_time,
+    read_info,
 )
 
 
@@ -247,6 +267,7 @@ def main():
         expires_within_days=dict(type='float'),
         blocked=dict(type='bool'),
         include_in_flight=dict(type='bool', default=True),
+        check_owners=dict(type='bool', default=False),
         page_size=dict(type='int', default=100),
     )
     module = LiteLLMModule(argument_spec=argspec, supports_check_mode=True)
@@ -268,7 +289,27 @@ def main():
         created = parse_time(obj.get('created_at'))
         view['age_days'] = round((now - created).total_seconds() / 86400.0, 3) if created else None
         keys.append(view)
-    module.exit_json(changed=False, virtual_keys=keys, count=len(keys))
+    if params['check_owners']:
+        try:
+            mark_missing_owners(module.client, keys)
+        except LiteLLMError as exc:
+            module.fail_api(exc)
+    module.exit_json(changed=False, virtual_keys=keys, count=len(keys), now=format_time(now))
+
+
+def mark_missing_owners(client, keys):
+    """owner_missing = ['user'] / ['team'] / both, for keys whose user or team no longer exists."""
+    exists = {}
+    for view in keys:
+        view['owner_missing'] = []
+        for kind, path, wrapper in (('user', '/user/info', 'user_info'), ('team', '/team/info', 'team_info')):
+            owner = view.get(kind + '_id')
+            if not owner:
+                continue
+            if (kind, owner) not in exists:
+                exists[(kind, owner)] = read_info(client, path, wrapper, kind + '_id', owner) is not None
+            if not exists[(kind, owner)]:
+                view['owner_missing'].append(kind)
 
 
 if __name__ == '__main__':

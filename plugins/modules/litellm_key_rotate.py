@@ -85,6 +85,13 @@ options:
       - Applies to every selection, so a scheduled job rotates only what is due. V(0) selects every key.
     type: float
     aliases: [rotate_if_older_than_days]
+  renew_within_days:
+    description:
+      - Renew keys that expire within this many days, by rotating them (the successor gets a fresh lifetime).
+      - With O(older_than_days) a key is due when either applies; alone, only keys expiring within the window are
+        rotated. Renewed keys are marked C(renewed=true) in RV(rotated).
+      - Keys that have already expired are not renewed; they are listed in RV(skipped_keys).
+    type: float
   state:
     description:
       - V(rotated) rotates the selected keys (and purges them too when O(purge=true)).
@@ -151,7 +158,12 @@ notes:
   - When the run fails part way, the result still lists the keys rotated so far, with their values, so that a
     C(rescue) block can deliver them; running the module again finishes the interrupted key.
   - LiteLLM recomputes C(budget_reset_at) for the successor; the spend carried over counts against the new window.
-  - The successor gets the old key's remaining validity (C(expires)), not a new one.
+  - "The successor gets a fresh lifetime: the C(duration) the key was declared with (C(metadata.lifetime), written
+    by M(sacred_brain.llm_gateway.litellm_key)), counted from the rotation; a key declared without one never
+    expires, and neither does its successor. For a key without that record, the length of its own lifetime
+    (C(expires) - C(created_at)) is used."
+  - "Expiry and budgets the proxy adds to a successor from C(default_key_generate_params) or
+    C(upperbound_key_generate_params) beyond what the old key had are set back to none right after its creation."
   - Ages, expiry and C(retire_at) are judged by the proxy's clock (the C(Date) header of its answers) when it
     sends one, so a controller whose clock is off neither purges early nor rotates too soon.
   - Blocked and expired keys, and keys without an alias, are not rotated; they are listed in RV(skipped_keys).
@@ -184,6 +196,7 @@ EXAMPLES = r'''
     master_key: "{{ litellm_master_key }}"
     tags: [rotate-monthly]
     older_than_days: 30
+    renew_within_days: 14   # and renew keys about to expire, whatever their age
     grace_period: 48h
     purge: true
     purge_action: block
@@ -248,6 +261,12 @@ rotated:
     resumed:
       description: Whether this finished a rotation an earlier run had started.
       type: bool
+    renewed:
+      description: Whether the key was rotated because it expires within O(renew_within_days).
+      type: bool
+    expires:
+      description: When the rotated key would have expired (ISO 8601, UTC), or null.
+      type: str
     replaced_token:
       description: Token id of an unfinished successor that was deleted and created again because its value could not be recovered.
       type: str
@@ -310,6 +329,8 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     LiteLLMAuthError,
     LiteLLMError,
     LiteLLMModule,
+    NO_EXPIRY,
+    declared_lifetime,
     derive_key,
     format_time,
     hash_key,
@@ -323,6 +344,7 @@ from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_
     pending_alias,
     retiring_alias,
     rotation_role,
+    undeclared_fills,
     utcnow,
 )
 
@@ -397,10 +419,31 @@ def successor_body(old, now):
         body['budget_limits'] = [dict(budget_duration=w.get('budget_duration'), max_budget=w.get('max_budget'))
                                  for w in limits if isinstance(w, dict)]
     body['spend'] = float(old.get('spend') or 0.0)
-    expires = parse_time(old.get('expires'))
-    if expires is not None:
-        body['duration'] = '%ds' % max(1, int(math.ceil((expires - now).total_seconds())))
+    lifetime = successor_lifetime(old)
+    if lifetime is not None:
+        body['duration'] = lifetime
     return body
+
+
+def successor_lifetime(old):
+    """The ``duration`` of a successor: the lifetime ``old`` was declared with, afresh (None: never expires).
+
+    litellm_key records the declared lifetime in metadata.lifetime. A key made without
+    that record keeps the length of its own lifetime (expires - created_at), counted
+    again from the rotation; a key without an expiry gets none.
+    """
+    declared = declared_lifetime(old)
+    if declared == NO_EXPIRY:
+        return None
+    if declared:
+        return declared
+    expires = parse_time(old.get('expires'))
+    if expires is None:
+        return None
+    born = parse_time(old.get('created_at'))
+    if born is None or expires <= born:
+        return None
+    return '%ds' % max(1, int(math.ceil((expires - born).total_seconds())))
 
 
 def clean_metadata(meta):
@@ -435,6 +478,9 @@ class Rotator:
             module.fail_json(msg='grace_period: %s' % exc)
         if self.grace < 0:
             module.fail_json(msg='grace_period must not be negative')
+        for name in ('older_than_days', 'renew_within_days'):
+            if p[name] is not None and (p[name] < 0 or p[name] != p[name]):
+                module.fail_json(msg='%s must be 0 or more days, got %s' % (name, p[name]))
         self.derive = p['key_derivation']
         self.secret = p['key_derivation_secret'] or p['master_key']
         self.aliases = None
@@ -447,6 +493,7 @@ class Rotator:
         self.purged = []
         self.redelivered = []
         self.not_due = 0
+        self.renewing = {}  # alias -> expiry, of the keys rotated because they expire soon
         self.groups = {}
         self.unaliased = []
 
@@ -454,7 +501,8 @@ class Rotator:
     def has_selector(self):
         p = self.params
         return self.aliases is not None or any(
-            p[k] is not None for k in ('team_id', 'user_id', 'tags', 'metadata', 'older_than_days'))
+            p[k] is not None for k in ('team_id', 'user_id', 'tags', 'metadata', 'older_than_days',
+                                       'renew_within_days'))
 
     def load(self):
         p = self.params
@@ -575,12 +623,18 @@ class Rotator:
                 if end is not None:
                     return ('skip', 'rotated recently; its predecessor is valid until %s (force=true rotates anyway)'
                             % format_time(end))
+            if p['renew_within_days'] is not None and expires is not None \
+                    and expires - self.now <= datetime.timedelta(days=p['renew_within_days']):
+                self.renewing[group.alias] = format_time(expires)
+                return ('rotate', holder, None, False)
             if p['older_than_days'] is not None and p['older_than_days'] > 0:
                 born = parse_time(key_rotation(holder).get('rotated_at')) or parse_time(holder.get('created_at'))
                 if born is None:
                     return ('skip', 'age unknown (no created_at)')
                 if self.now - born < datetime.timedelta(days=p['older_than_days']):
                     return ('not_due',)
+            elif p['renew_within_days'] is not None:
+                return ('not_due',)
             return ('rotate', holder, None, False)
         for succ in group.pending:
             old = retiring.get(key_rotation(succ).get('predecessor_token'))
@@ -621,6 +675,11 @@ class Rotator:
         succ.pop('key', None)
         succ['token'] = answer['token']
         succ['blocked'] = False
+        # The proxy's default/upper-bound key parameters filled what the old key did not have: take it back.
+        fix = undeclared_fills(body, answer)
+        if fix:
+            self.client.update_key(answer['token'], fix)
+            succ.update(fix)
         return succ, answer['key']
 
     def refuse_custom_values(self):
@@ -895,7 +954,8 @@ class Rotator:
         p = self.params
         if p['state'] == 'rotated' and not self.has_selector():
             self.module.fail_json(msg='say which keys to rotate: key_alias, key_aliases, or a selector '
-                                      '(team_id, user_id, tags, metadata, older_than_days; older_than_days=0 selects all)')
+                                      '(team_id, user_id, tags, metadata, older_than_days, renew_within_days; '
+                                      'older_than_days=0 selects all)')
         try:
             self.load()
         except LiteLLMError as exc:
@@ -929,6 +989,10 @@ class Rotator:
                             self.rotate_regenerate(group, old)
                         else:
                             self.rotate_community(group, old, pending, old_is_retiring, unhanded)
+                        if self.rotated and self.rotated[-1]['alias'] == group.alias:
+                            self.rotated[-1]['renewed'] = group.alias in self.renewing
+                            self.rotated[-1]['expires'] = self.renewing.get(group.alias) or (
+                                format_time(parse_time(old.get('expires'))) if old.get('expires') else None)
                 if p['redeliver']:
                     self.redeliver(chosen)
             if p['state'] == 'purged' or p['purge']:
@@ -1000,6 +1064,7 @@ def main():
         tags=dict(type='list', elements='str'),
         metadata=dict(type='dict'),
         older_than_days=dict(type='float', aliases=['rotate_if_older_than_days']),
+        renew_within_days=dict(type='float'),
         state=dict(type='str', default='rotated', choices=['rotated', 'purged']),
         method=dict(type='str', default='community', choices=['community', 'regenerate']),
         grace_period=dict(type='str', default='24h'),

@@ -629,7 +629,8 @@ def policy_settings(path: Path = POLICY_CONFIG) -> dict[str, Any]:
     config = yaml.safe_load(path.read_text()) or {}
     general = config.get("general_settings") or {}
     settings = config.get("litellm_settings") or {}
-    known_general = {"disable_custom_api_keys", "master_key", "database_url"}
+    # alerting only sends webhooks (budget alerts); the admin API answers the same without it
+    known_general = {"disable_custom_api_keys", "master_key", "database_url", "alerting", "alert_types"}
     known_settings = {
         "default_key_generate_params",
         "upperbound_key_generate_params",
@@ -697,6 +698,15 @@ def policy_steps(s: str) -> list[Step]:
         Step(
             "update within bounds", "POST", "/key/update", lambda c: {"key": c["key"], "max_budget": 10.0}, expect=200
         ),
+        Step(  # what litellm_key sends to take back what the defaults and upper bounds filled (issue 15)
+            "update: explicit nulls remove the filled expiry, budget and limits",
+            "POST",
+            "/key/update",
+            lambda c: {"key": c["key"], "duration": None, "max_budget": None, "budget_duration": None,
+                       "tpm_limit": None},
+            expect=200,
+        ),
+        Step("key info: nothing filled left", "GET", "/key/info", params=lambda c: {"key": c["key"]}, expect=200),
         Step(
             "regenerate with a chosen new_key, no licence",
             "POST",

@@ -140,7 +140,7 @@ def test_keys_yml_makes_the_declared_state(made):
     assert owui["token"] == token_of(values["env"])
     assert (owui["team_id"], owui["user_id"], owui["max_budget"]) == (a["team"], a["user"], 5)
     assert owui["litellm_budget_table"]["soft_budget"] == 4
-    assert owui["metadata"] == {"client": "openwebui", "managed_by": "sacred_brain.llm_gateway"}
+    assert owui["metadata"] == {"client": "openwebui", "managed_by": "sacred_brain.llm_gateway", "lifetime": "never"}
     [batch] = keys_of(proxy, a["batch"])
     assert batch["token"] == token_of(values["file"])
     assert len(keys_of(proxy, a["plain"])) == 1

@@ -114,6 +114,8 @@ class FakeLiteLLM:
         self.deleted = {}  # token -> row, LiteLLM_DeletedVerificationToken
         self.alias_pattern = None  # litellm_settings.key_alias_pattern (a regex), when set
         self.database = True  # False: a proxy without DATABASE_URL
+        # litellm_settings.default_key_generate_params: /key/generate fills these when the request leaves them None
+        self.default_key_generate_params = None
         self.raw_query = ''
 
     # -- seeding -----------------------------------------------------------
@@ -323,6 +325,10 @@ class FakeLiteLLM:
             return 400, proxy_error("Key with alias '%s' already exists. Unique key aliases across all keys "
                                     "are required." % body['key_alias'], 400)
         value = value or 'sk-' + secrets.token_urlsafe(16)
+        body = dict(body)
+        for field, default in (self.default_key_generate_params or {}).items():
+            if body.get(field) is None:
+                body[field] = default
         obj = load_fixture('key_openwebui.json')
         obj.update({'token': sha256(value), 'key_name': 'sk-...' + value[-4:], 'key_alias': None, 'metadata': {},
                     'models': [], 'spend': 0.0, 'max_budget': None, 'tpm_limit': None, 'rpm_limit': None,

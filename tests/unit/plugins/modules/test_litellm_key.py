@@ -29,7 +29,7 @@ def test_create_returns_the_key_once(api, run_module):
     assert stored['key_alias'] == 'svc'
     assert stored['models'] == ['gpt-4o']
     assert stored['max_budget'] == 10
-    assert stored['metadata'] == {'owner': 'me'}
+    assert stored['metadata'] == {'owner': 'me', 'lifetime': '30d'}  # the declared lifetime, for rotations
     assert stored['expires'] is not None
     assert out['key_info']['key_alias'] == 'svc'
     assert no_key_values(out['diff']) and no_key_values(out['key_info'])
@@ -253,3 +253,52 @@ def test_item7_a_proxy_without_database_fails_at_once(api, run_module):
     assert rc == 1 and 'has no database connected' in out['msg'], out
     assert len(api.calls) == 1  # not retried as transient
     assert 'warnings' not in out or not any('retried' in w for w in out['warnings'])
+
+
+# -- keys live exactly as declared (issue 15): the proxy's default_key_generate_params are taken back --------
+
+PROXY_DEFAULTS = {'duration': '90d', 'max_budget': 5.0, 'budget_duration': '30d', 'tpm_limit': 1000}
+
+
+def test_key_without_duration_never_expires_although_the_proxy_has_defaults(api, run_module):
+    api.default_key_generate_params = dict(PROXY_DEFAULTS)
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', rpm_limit=5))
+    assert rc == 0, out
+    stored = api.keys[out['token']]
+    assert stored['expires'] is None
+    assert stored['max_budget'] is None and stored['budget_duration'] is None and stored['tpm_limit'] is None
+    assert stored['rpm_limit'] == 5  # declared: kept
+    assert stored['metadata'] == {'lifetime': 'never'}
+    assert out['undeclared_removed'] == ['budget_duration', 'duration', 'max_budget', 'tpm_limit']
+    assert out['key_info']['expires'] is None and out['key_info']['max_budget'] is None
+    [update] = [c for c in api.calls if c[1] == '/key/update']
+    assert update[3] == {'key': out['token'], 'duration': None, 'max_budget': None, 'budget_duration': None,
+                         'tpm_limit': None}
+    assert out['key'] not in json.dumps(update[3])
+    # and the next run sees nothing to change
+    rc, again = run_module(litellm_key.main, dict(key_alias='svc', rpm_limit=5))
+    assert rc == 0 and again['changed'] is False, again
+
+
+def test_declared_duration_and_budget_are_kept_only_undeclared_ones_go(api, run_module):
+    api.default_key_generate_params = dict(PROXY_DEFAULTS)
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc', duration='7d', max_budget=2))
+    assert rc == 0, out
+    stored = api.keys[out['token']]
+    assert stored['expires'] is not None and stored['max_budget'] == 2
+    assert stored['metadata'] == {'lifetime': '7d'}
+    assert out['undeclared_removed'] == ['budget_duration', 'tpm_limit']
+
+
+def test_no_defaults_no_extra_request(api, run_module):
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc'))
+    assert rc == 0, out
+    assert out['undeclared_removed'] == []
+    assert [c[1] for c in api.writes()] == ['/key/generate']
+
+
+def test_check_mode_shows_the_expiry_and_changes_nothing(api, run_module):
+    rc, out = run_module(litellm_key.main, dict(key_alias='svc'), check_mode=True, diff=True)
+    assert rc == 0 and out['changed'] is True, out
+    assert out['diff']['after']['expires'] == 'never'
+    assert api.writes() == []

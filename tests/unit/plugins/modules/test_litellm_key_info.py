@@ -69,3 +69,26 @@ def test_unreachable(api, run_module):
     api.fault('GET', '/key/list', api.REFUSED, times=5)
     rc, out = run_module(litellm_key_info.main, dict(retries=0))
     assert rc == 1 and 'connection refused' in out['msg']
+
+
+def test_check_owners_marks_keys_whose_user_or_team_is_gone(api, run_module):
+    api.users['alice'] = {'user_id': 'alice', 'metadata': {}}
+    api.teams['red'] = {'team_id': 'red', 'team_alias': 'red'}
+    api.add_key(key_alias='ok', user_id='alice', team_id='red')
+    api.add_key(key_alias='no-user', user_id='bob', team_id='red')
+    api.add_key(key_alias='no-team', user_id='alice', team_id='blue')
+    api.add_key(key_alias='no-user-2', user_id='bob', team_id=None)
+    rc, out = run_module(litellm_key_info.main, dict(check_owners=True))
+    assert rc == 0, out
+    missing = dict((k['key_alias'], k['owner_missing']) for k in out['virtual_keys'])
+    assert missing == {'ok': [], 'no-user': ['user'], 'no-team': ['team'], 'no-user-2': ['user']}
+    owner_reads = [c for c in api.calls if c[1] in ('/user/info', '/team/info')]
+    assert len(owner_reads) == 4  # one per distinct user and team
+    assert out['now'].endswith('Z')
+
+
+def test_owners_are_not_checked_unless_asked(api, run_module):
+    api.add_key(key_alias='k', user_id='bob')
+    rc, out = run_module(litellm_key_info.main, dict())
+    assert rc == 0 and 'owner_missing' not in out['virtual_keys'][0]
+    assert [c[1] for c in api.calls] == ['/key/list']

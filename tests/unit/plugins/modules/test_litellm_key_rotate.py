@@ -517,6 +517,7 @@ def test_successor_body_carries_settings_and_drops_defaults():
         'router_settings': '{"num_retries": 2}',
         'object_permission': {'object_permission_id': 'op-1', 'vector_stores': ['vs'], 'mcp_servers': None},
         'budget_limits': [{'budget_duration': '1d', 'max_budget': 1.0, 'reset_at': '2025-01-01T00:00:00Z'}],
+        'created_at': (now - datetime.timedelta(hours=1)).isoformat(),
         'expires': (now + datetime.timedelta(hours=2)).isoformat(),
     }
     body = litellm_key_rotate.successor_body(old, now)
@@ -527,5 +528,62 @@ def test_successor_body_carries_settings_and_drops_defaults():
         'router_settings': {'num_retries': 2},
         'object_permission': {'vector_stores': ['vs']},
         'budget_limits': [{'budget_duration': '1d', 'max_budget': 1.0}],
-        'spend': 1.25, 'duration': '7200s',
+        'spend': 1.25, 'duration': '10800s',  # no metadata.lifetime: the length of its own lifetime, afresh
     }
+
+
+# -- a rotated successor gets a fresh lifetime; renewal of keys about to expire (issue 15) --------------------
+
+def test_successor_lifetime_is_the_declared_one_afresh():
+    now = datetime.datetime.now(UTC)
+    soon = (now + datetime.timedelta(days=2)).isoformat()
+    born = (now - datetime.timedelta(days=28)).isoformat()
+    lifetime = litellm_key_rotate.successor_lifetime
+    assert lifetime({'metadata': {'lifetime': '30d'}, 'expires': soon, 'created_at': born}) == '30d'
+    assert lifetime({'metadata': {'lifetime': 'never'}, 'expires': soon, 'created_at': born}) is None
+    assert lifetime({'metadata': {}, 'expires': soon, 'created_at': born}) == '%ds' % (30 * 86400)
+    assert lifetime({'metadata': {}, 'expires': None, 'created_at': born}) is None
+
+
+def test_rotation_of_a_key_without_expiry_takes_back_the_proxy_default(api, run_module):
+    seed(api, metadata={'lifetime': 'never'}, expires=None, max_budget=None, budget_duration=None)
+    api.default_key_generate_params = {'duration': '90d', 'max_budget': 5.0}
+    rc, out = rotate(run_module, key_alias='openwebui')
+    assert rc == 0, out
+    [new] = live(api, 'openwebui')
+    assert new['expires'] is None and new['max_budget'] is None
+    assert new['metadata']['lifetime'] == 'never'
+
+
+def test_renewal_rotates_keys_expiring_within_the_window_only(api, run_module):
+    seed(api, 'soon', metadata={'lifetime': '30d'}, created_at=at(days=-27), expires=at(days=3))
+    seed(api, 'later', metadata={'lifetime': '30d'}, created_at=at(days=-5), expires=at(days=25))
+    seed(api, 'forever', metadata={'lifetime': 'never'}, created_at=at(days=-400), expires=None)
+    seed(api, 'gone', metadata={'lifetime': '30d'}, created_at=at(days=-31), expires=at(days=-1))
+    rc, out = rotate(run_module, key_aliases=['soon', 'later', 'forever', 'gone'], renew_within_days=7)
+    assert rc == 0, out
+    assert [(e['alias'], e['renewed']) for e in out['rotated']] == [('soon', True)]
+    assert out['rotated'][0]['expires'] is not None
+    assert out['not_due'] == 2
+    assert [(s['alias'], s['reason']) for s in out['skipped_keys']] == [('gone', 'expired')]
+    [new] = live(api, 'soon')
+    left = parse(new['expires'][:19] + 'Z') - datetime.datetime.now(UTC)
+    assert datetime.timedelta(days=29) < left <= datetime.timedelta(days=30)  # a fresh 30 days, not 3
+    # the renewed key is not due again on the next run
+    rc, again = rotate(run_module, key_aliases=['soon', 'later', 'forever'], renew_within_days=7)
+    assert rc == 0 and again['rotated'] == [], again
+
+
+def test_renewal_or_age_whichever_comes_first(api, run_module):
+    seed(api, 'old', metadata={'lifetime': 'never'}, created_at=at(days=-40), expires=None)
+    seed(api, 'soon', metadata={'lifetime': '30d'}, created_at=at(days=-1), expires=at(days=1))
+    rc, out = rotate(run_module, key_aliases=['old', 'soon'], older_than_days=30, renew_within_days=7)
+    assert rc == 0, out
+    assert sorted((e['alias'], e['renewed']) for e in out['rotated']) == [('old', False), ('soon', True)]
+
+
+@pytest.mark.parametrize('name', ['renew_within_days', 'older_than_days'])
+def test_negative_windows_are_refused(api, run_module, name):
+    rc, out = rotate(run_module, key_alias='openwebui', **{name: -1})
+    assert rc == 1 and name in out['msg'], out
+    assert api.calls == []
