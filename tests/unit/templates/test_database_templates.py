@@ -179,3 +179,44 @@ def test_failed_backup_fails_and_keeps_the_earlier_dumps(backup):
         assert result.returncode != 0
         assert "backup of database litellm FAILED" in result.stderr
     assert {p.name: p.read_bytes() for p in backup.dir.iterdir()} == before  # no partial file left either
+
+
+# External database: the URL's password must never be on a command line (ps
+# shows every process's argv to every local user).
+ARGV_RECORDER = ('#!/bin/sh\nprintf "%s\\n" "$0 $*" >>"$STANDIN/argv"\nprintf "%s" "${PGPASSWORD:-}" >"$STANDIN/pgpassword"\n'
+                 '[ "$(basename "$0")" = pg_dump ] && printf "PGDMP-standin-dump"\n'
+                 '[ "$(basename "$0")" = pg_restore ] && cat >/dev/null\nexit 0\n')
+
+
+@pytest.mark.parametrize("url,password,clean", [
+    ("postgresql://litellm:s3cr%40et-pw@db.example:5432/litellm?sslmode=require", "s3cr@et-pw",
+     "postgresql://litellm@db.example:5432/litellm?sslmode=require"),
+    ("postgresql://litellm@db.example/litellm?password=s3cr3t-query-pw&sslmode=verify-full", "s3cr3t-query-pw",
+     "postgresql://litellm@db.example/litellm?sslmode=verify-full"),
+])
+@pytest.mark.parametrize("name", ["litellm-database-backup.sh.j2", "litellm-database-restore.sh.j2"])
+def test_external_database_password_is_never_in_argv(tmp_path, url, password, clean, name):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for program in ("pg_dump", "pg_restore"):
+        (bin_dir / program).write_text(ARGV_RECORDER)
+        (bin_dir / program).chmod(0o755)
+    env_file = tmp_path / "database.env"
+    env_file.write_text(f"# managed\nDATABASE_URL={url}\n")
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir(mode=0o700)
+    dump = backup_dir / "litellm-20250101T000000Z.dump"
+    dump.write_text("PGDMP-standin-dump")
+    script = tmp_path / "script"
+    script.write_text(render(ROLE_TEMPLATES / name, litellm_database_mode="external",
+                             _litellm_database_env_file=str(env_file), litellm_database_backup_dir=str(backup_dir),
+                             litellm_database_restore_file=str(dump)))
+    script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STANDIN": str(tmp_path)}
+    result = subprocess.run([str(script), str(dump)], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    argv = (tmp_path / "argv").read_text()
+    assert f"--dbname={clean}" in argv
+    assert password not in argv and password.replace("@", "%40") not in argv
+    assert (tmp_path / "pgpassword").read_text() == password
+    assert password not in result.stdout + result.stderr
