@@ -220,3 +220,32 @@ def test_external_database_password_is_never_in_argv(tmp_path, url, password, cl
     assert password not in argv and password.replace("@", "%40") not in argv
     assert (tmp_path / "pgpassword").read_text() == password
     assert password not in result.stdout + result.stderr
+
+
+def test_compose_containers_run_with_least_privilege():
+    services = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="compose"))["services"]
+    proxy, db = services["litellm"], services["db"]
+    assert proxy["user"] == "65534:65534" and proxy["read_only"] is True
+    assert proxy["cap_drop"] == ["ALL"] and "cap_add" not in proxy
+    assert proxy["security_opt"] == ["no-new-privileges:true"]
+    assert proxy["pids_limit"] == 512 and proxy["mem_limit"] == "2g"
+    assert proxy["tmpfs"] == ["/tmp:size=256m,mode=1777"]
+    assert db["cap_drop"] == ["ALL"] and db["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"]
+    assert db["security_opt"] == ["no-new-privileges:true"]
+
+
+def test_compose_values_cannot_inject_yaml():
+    """Every scalar from the inventory is a JSON string: a newline cannot add a key (F15)."""
+    document = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="compose",
+                                     litellm_compose_image="ghcr.io/berriai/litellm:v1\n    privileged: true",
+                                     litellm_proxy_config_file="/x.yaml\n    privileged: true"))
+    proxy = document["services"]["litellm"]
+    assert "privileged" not in proxy
+    assert proxy["image"] == "ghcr.io/berriai/litellm:v1\n    privileged: true"
+
+
+def test_compose_tls_files_are_mounted_and_passed():
+    proxy = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="none", litellm_tls_certfile="/etc/litellm/tls.crt",
+                                  litellm_tls_keyfile="/etc/litellm/tls.key"))["services"]["litellm"]
+    assert "/etc/litellm/tls.crt:/app/tls/cert.pem:ro" in proxy["volumes"]
+    assert proxy["command"][-4:] == ["--ssl_certfile_path", "/app/tls/cert.pem", "--ssl_keyfile_path", "/app/tls/key.pem"]
