@@ -68,6 +68,8 @@ BAD_INPUTS = {
     "salt key change": ({"litellm_env_salt_key": "a-different-salt-key-0123456789"}, "litellm_env_salt_key differs"),
     "image archive with another sha256": ({"litellm_compose_image_archive_sha256": "0" * 64},
                                           "litellm_compose_image_archive_sha256: the image archive"),
+    "docker before 28 not acknowledged": ({"litellm_compose_allow_docker_before_28": False},
+                                          "forwards a port published on 127.0.0.1"),
 }
 
 
@@ -75,9 +77,10 @@ BAD_INPUTS = {
 # unit-tested in tests/unit/filter): the venv scenario runs every case above on
 # a real host, the compose scenario the ones that touch its mode or its host's
 # state, each a whole ansible-playbook run.
-COMPOSE_CASES = {"unknown deploy mode", "public listen address", "salt key change", "image archive with another sha256"}
+COMPOSE_CASES = {"unknown deploy mode", "public listen address", "salt key change", "image archive with another sha256",
+                 "docker before 28 not acknowledged"}
 # Cases that only mean something in compose mode.
-COMPOSE_ONLY = {"image archive with another sha256"}
+COMPOSE_ONLY = {"image archive with another sha256", "docker before 28 not acknowledged"}
 
 
 @pytest.mark.parametrize("extra_vars,expected", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
