@@ -227,3 +227,27 @@ def test_compose_proxy_container_has_least_privilege(host, gateway):
     uid = next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:"))
     cap_eff = next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:"))
     assert uid != "0" and int(cap_eff, 16) == 0
+
+
+def test_a_tampered_wheel_is_refused(host, gateway):
+    """pip installs the venv from the hash-locked requirements: a wheel changed after locking is refused (F9)."""
+    if gateway["mode"] != "venv":
+        pytest.skip("compose mode installs no venv")
+    lock = "/opt/sacred-brain/venvs/requirements-1.108.7.txt"
+    assert host.file(lock).contains("--hash=sha256:")
+    wheelhouse = host.ansible.get_variables().get("litellm_venv_wheelhouse") or ""
+    if not wheelhouse:
+        pytest.skip("no wheelhouse on this host")
+    setup = host.run(
+        f"rm -rf /tmp/tampered /tmp/tamper-venv && cp -r {wheelhouse} /tmp/tampered"
+        " && printf x >> /tmp/tampered/$(cd /tmp/tampered && ls aiohappyeyeballs-*.whl)"
+        " && python3 -m venv /tmp/tamper-venv")
+    assert setup.rc == 0, setup.stderr
+    try:
+        result = host.run(f"/tmp/tamper-venv/bin/pip install --no-index --find-links /tmp/tampered "
+                          f"--require-hashes --no-deps -r {lock}")
+        assert result.rc != 0
+        assert "DO NOT MATCH THE HASHES" in result.stdout + result.stderr, (result.stdout + result.stderr)[-2000:]
+        assert host.run("/tmp/tamper-venv/bin/python -c 'import litellm'").rc != 0
+    finally:
+        host.run("rm -rf /tmp/tampered /tmp/tamper-venv")
