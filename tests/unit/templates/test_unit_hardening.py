@@ -139,4 +139,4 @@ def test_rotation_runs_as_its_own_user_with_the_vault_password_as_a_credential(r
     assert '"/run/litellm-key-rotation/lock"' in line
     assert "CapabilityBoundingSet=\n" in text and "ProtectSystem=strict\n" in text
     assert "ProtectHome=read-only\n" in text
-    assert "ReadWritePaths=/run/litellm-key-rotation\n" in text
+    assert "ReadWritePaths=/run/litellm-key-rotation -%h/.ansible\n" in text
