@@ -74,7 +74,7 @@ def test_the_service_exposure(host):
     assert float(overall[0].split(":")[1].split()[0]) <= 2.5, overall[0]
 
 
-def test_no_other_user_can_take_the_lock(host):
+def test_no_other_user_can_take_the_lock(host, proxy):
     """The lock's directory is private to the run's user: a local user cannot squat the lock (F17)."""
     directory = host.file("/run/litellm-key-rotation")
     assert directory.is_directory and directory.mode == 0o700
