@@ -238,16 +238,17 @@ def test_a_tampered_wheel_is_refused(host, gateway):
     wheelhouse = host.ansible.get_variables().get("litellm_venv_wheelhouse") or ""
     if not wheelhouse:
         pytest.skip("no wheelhouse on this host")
+    # Not /tmp: it is mounted noexec in the instance.
     setup = host.run(
-        f"rm -rf /tmp/tampered /tmp/tamper-venv && cp -r {wheelhouse} /tmp/tampered"
-        " && printf x >> /tmp/tampered/$(cd /tmp/tampered && ls aiohappyeyeballs-*.whl)"
-        " && python3 -m venv /tmp/tamper-venv")
+        f"rm -rf /var/tmp/tampered /var/tmp/tamper-venv && cp -r {wheelhouse} /var/tmp/tampered"
+        " && printf x >> /var/tmp/tampered/$(cd /var/tmp/tampered && ls aiohappyeyeballs-*.whl)"
+        " && python3 -m venv /var/tmp/tamper-venv")
     assert setup.rc == 0, setup.stderr
     try:
-        result = host.run(f"/tmp/tamper-venv/bin/pip install --no-index --find-links /tmp/tampered "
+        result = host.run(f"/var/tmp/tamper-venv/bin/pip install --no-index --find-links /var/tmp/tampered "
                           f"--require-hashes --no-deps -r {lock}")
         assert result.rc != 0
         assert "DO NOT MATCH THE HASHES" in result.stdout + result.stderr, (result.stdout + result.stderr)[-2000:]
-        assert host.run("/tmp/tamper-venv/bin/python -c 'import litellm'").rc != 0
+        assert host.run("/var/tmp/tamper-venv/bin/python -c 'import litellm'").rc != 0
     finally:
-        host.run("rm -rf /tmp/tampered /tmp/tamper-venv")
+        host.run("rm -rf /var/tmp/tampered /var/tmp/tamper-venv")
