@@ -42,3 +42,16 @@ def test_usage_and_an_empty_migrations_directory_fail(tmp_path):
         pending.main(["litellm-migrations-pending"])
     with pytest.raises(SystemExit, match=f"no migrations in {tmp_path}"):
         pending.main(["litellm-migrations-pending", str(tmp_path / "env"), str(tmp_path)])
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://u:s3cr%ZZet@127.0.0.1:1/db",   # invalid percent-encoding: libpq quotes the token
+    "postgresql://u:pa ss-s3cr@127.0.0.1:1/db",  # a space: libpq quotes the part
+    "postgresql://u:s3cr-pw@127.0.0.1:notaport/db",  # urlsplit quotes the port text
+    "postgresql://u:s3cr-pw@127.0.0.1:1/db",     # connection refused
+])
+def test_errors_never_show_the_password(url):
+    with pytest.raises(SystemExit) as raised:
+        pending.applied_migrations(url)
+    assert "s3cr" not in str(raised.value)
+    assert str(raised.value)

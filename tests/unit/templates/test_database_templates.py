@@ -179,3 +179,73 @@ def test_failed_backup_fails_and_keeps_the_earlier_dumps(backup):
         assert result.returncode != 0
         assert "backup of database litellm FAILED" in result.stderr
     assert {p.name: p.read_bytes() for p in backup.dir.iterdir()} == before  # no partial file left either
+
+
+# External database: the URL's password must never be on a command line (ps
+# shows every process's argv to every local user).
+ARGV_RECORDER = ('#!/bin/sh\nprintf "%s\\n" "$0 $*" >>"$STANDIN/argv"\nprintf "%s" "${PGPASSWORD:-}" >"$STANDIN/pgpassword"\n'
+                 '[ "$(basename "$0")" = pg_dump ] && printf "PGDMP-standin-dump"\n'
+                 '[ "$(basename "$0")" = pg_restore ] && cat >/dev/null\nexit 0\n')
+
+
+@pytest.mark.parametrize("url,password,clean", [
+    ("postgresql://litellm:s3cr%40et-pw@db.example:5432/litellm?sslmode=require", "s3cr@et-pw",
+     "postgresql://litellm@db.example:5432/litellm?sslmode=require"),
+    ("postgresql://litellm@db.example/litellm?password=s3cr3t-query-pw&sslmode=verify-full", "s3cr3t-query-pw",
+     "postgresql://litellm@db.example/litellm?sslmode=verify-full"),
+])
+@pytest.mark.parametrize("name", ["litellm-database-backup.sh.j2", "litellm-database-restore.sh.j2"])
+def test_external_database_password_is_never_in_argv(tmp_path, url, password, clean, name):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for program in ("pg_dump", "pg_restore"):
+        (bin_dir / program).write_text(ARGV_RECORDER)
+        (bin_dir / program).chmod(0o755)
+    env_file = tmp_path / "database.env"
+    env_file.write_text(f"# managed\nDATABASE_URL={url}\n")
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir(mode=0o700)
+    dump = backup_dir / "litellm-20250101T000000Z.dump"
+    dump.write_text("PGDMP-standin-dump")
+    script = tmp_path / "script"
+    script.write_text(render(ROLE_TEMPLATES / name, litellm_database_mode="external",
+                             _litellm_database_env_file=str(env_file), litellm_database_backup_dir=str(backup_dir),
+                             litellm_database_restore_file=str(dump)))
+    script.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STANDIN": str(tmp_path)}
+    result = subprocess.run([str(script), str(dump)], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    argv = (tmp_path / "argv").read_text()
+    assert f"--dbname={clean}" in argv
+    assert password not in argv and password.replace("@", "%40") not in argv
+    assert (tmp_path / "pgpassword").read_text() == password
+    assert password not in result.stdout + result.stderr
+
+
+def test_compose_containers_run_with_least_privilege():
+    services = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="compose"))["services"]
+    proxy, db = services["litellm"], services["db"]
+    assert proxy["user"] == "65534:65534" and proxy["read_only"] is True
+    assert proxy["cap_drop"] == ["ALL"] and "cap_add" not in proxy
+    assert proxy["security_opt"] == ["no-new-privileges:true"]
+    assert proxy["pids_limit"] == 512 and proxy["mem_limit"] == "2g"
+    assert proxy["tmpfs"] == ["/tmp:size=256m,mode=1777"]
+    assert db["cap_drop"] == ["ALL"] and db["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"]
+    assert db["security_opt"] == ["no-new-privileges:true"]
+
+
+def test_compose_values_cannot_inject_yaml():
+    """Every scalar from the inventory is a JSON string: a newline cannot add a key (F15)."""
+    document = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="compose",
+                                     litellm_compose_image="ghcr.io/berriai/litellm:v1\n    privileged: true",
+                                     litellm_proxy_config_file="/x.yaml\n    privileged: true"))
+    proxy = document["services"]["litellm"]
+    assert "privileged" not in proxy
+    assert proxy["image"] == "ghcr.io/berriai/litellm:v1\n    privileged: true"
+
+
+def test_compose_tls_files_are_mounted_and_passed():
+    proxy = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="none", litellm_tls_certfile="/etc/litellm/tls.crt",
+                                  litellm_tls_keyfile="/etc/litellm/tls.key"))["services"]["litellm"]
+    assert "/etc/litellm/tls.crt:/app/tls/cert.pem:ro" in proxy["volumes"]
+    assert proxy["command"][-4:] == ["--ssl_certfile_path", "/app/tls/cert.pem", "--ssl_keyfile_path", "/app/tls/key.pem"]

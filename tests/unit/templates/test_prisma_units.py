@@ -80,7 +80,7 @@ def test_native_proxy_with_database_migrates_first(tmp_path):
     assert "User=litellm" in lines
     assert "EnvironmentFile=/etc/default/litellm" in lines
     assert "Environment=HOME=/var/lib/litellm PYTHONUNBUFFERED=1 DISABLE_SCHEMA_UPDATE=false" in lines
-    assert ("ExecStart=/opt/sacred-brain/.venv/bin/litellm --config /opt/sacred-brain/ops/litellm/config.yaml "
+    assert ('ExecStart=/opt/sacred-brain/.venv/bin/litellm --config "/opt/sacred-brain/ops/litellm/config.yaml" '
             "--skip_server_startup") in lines
     assert "TimeoutStartSec=900" in lines
     assert "ProtectSystem=strict" in lines

@@ -108,6 +108,17 @@ def test_backup_timer_is_enabled_and_scheduled(host):
     assert props["Persistent"] == "yes" and props["Unit"] == f"{BACKUP_UNIT}.service"
 
 
+def test_backup_unit_exposure(host, database):
+    """systemd-analyze security on the installed backup unit (F4); printed in the verify log."""
+    result = host.run(f"systemd-analyze security --no-pager {BACKUP_UNIT}.service")
+    overall = [line for line in result.stdout.splitlines() if "Overall exposure level" in line]
+    assert overall, result.stdout[-2000:] + result.stderr
+    print(database["mode"], overall[0])
+    assert float(overall[0].split(":")[1].split()[0]) <= 2.0, overall[0]
+    shown = host.run(f"systemctl show {BACKUP_UNIT}.service -p ProtectSystem -p CapabilityBoundingSet -p ReadWritePaths").stdout
+    assert "ProtectSystem=strict" in shown and f"ReadWritePaths={BACKUP_DIR}" in shown
+
+
 def test_backup_run_writes_private_dumps_and_keeps_the_newest(host, database):
     directory = host.file(BACKUP_DIR)
     assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o700)

@@ -54,6 +54,21 @@ def test_restore_of_a_missing_dump_names_it_and_changes_nothing(host, database, 
     assert psql(host, database, TABLE_STATE).stdout == before
 
 
+def test_restore_of_a_dump_outside_the_backup_directory_is_refused(host, database, drill):
+    """A dump another user could have written is never restored (F21)."""
+    host.run(f"cp {BACKUP_DIR}/{drill['dump']} /tmp/planted.dump && chmod 0666 /tmp/planted.dump")
+    before = psql(host, database, TABLE_STATE).stdout
+    result = run_playbook("-e", json.dumps({"litellm_database_restore_confirm": True,
+                                            "litellm_database_restore_file": "/tmp/planted.dump"}),
+                          playbook=RESTORE)
+    output = result.stdout + result.stderr
+    host.run("rm -f /tmp/planted.dump")
+    assert result.returncode != 0, output[-3000:]
+    assert "must be a dump in" in output, output[-3000:]
+    assert recap(output)["changed"] == 0
+    assert psql(host, database, TABLE_STATE).stdout == before
+
+
 def test_restore_brings_the_rows_back(host, database, drill, gateway):
     # Wiped: the table is gone, and something written after the dump exists.
     psql(host, database, "drop table if exists drill_rows")

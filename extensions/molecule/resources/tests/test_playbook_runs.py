@@ -61,7 +61,15 @@ BAD_INPUTS = {
         "litellm_config_model_list[0].litellm_params.api_key holds a literal secret",
     ),
     "public listen address": ({"litellm_listen_address": "0.0.0.0"}, "litellm_listen_address"),
+    "published example master key": ({"litellm_env_master_key": "sk-example-production-master-key-replace-me-0123456789"},
+                                     "litellm_env_master_key is a placeholder or a published example value"),
+    "public listen without TLS": ({"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True},
+                                  "over plain HTTP"),
     "salt key change": ({"litellm_env_salt_key": "a-different-salt-key-0123456789"}, "litellm_env_salt_key differs"),
+    "image archive with another sha256": ({"litellm_compose_image_archive_sha256": "0" * 64},
+                                          "litellm_compose_image_archive_sha256: the image archive"),
+    "docker before 28 not acknowledged": ({"litellm_compose_allow_docker_before_28": False},
+                                          "forwards a port published on 127.0.0.1"),
 }
 
 
@@ -69,7 +77,10 @@ BAD_INPUTS = {
 # unit-tested in tests/unit/filter): the venv scenario runs every case above on
 # a real host, the compose scenario the ones that touch its mode or its host's
 # state, each a whole ansible-playbook run.
-COMPOSE_CASES = {"unknown deploy mode", "public listen address", "salt key change"}
+COMPOSE_CASES = {"unknown deploy mode", "public listen address", "salt key change", "image archive with another sha256",
+                 "docker before 28 not acknowledged"}
+# Cases that only mean something in compose mode.
+COMPOSE_ONLY = {"image archive with another sha256", "docker before 28 not acknowledged"}
 
 
 @pytest.mark.parametrize("extra_vars,expected", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
@@ -77,8 +88,11 @@ def test_bad_input_fails_before_any_change(host, gateway, extra_vars, expected):
     case = next(name for name, value in BAD_INPUTS.items() if value == (extra_vars, expected))
     if gateway["mode"] == "compose" and case not in COMPOSE_CASES:
         pytest.skip("run in the venv scenario; the preflight does not depend on the deploy mode")
+    if gateway["mode"] != "compose" and case in COMPOSE_ONLY:
+        pytest.skip("compose mode only")
     before = host.run(STATE_CMD).stdout
     result = run_playbook("-e", json.dumps(extra_vars))
     assert_stopped_in_preflight(result, expected,
-                                _secrets(gateway) + ["sk-literal-secret-in-config-000000", "sk-shortbutnot1234"])
+                                _secrets(gateway) + ["sk-literal-secret-in-config-000000", "sk-shortbutnot1234",
+                                                     "sk-example-production-master-key-replace-me-0123456789"])
     assert host.run(STATE_CMD).stdout == before

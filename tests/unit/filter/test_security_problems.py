@@ -1,0 +1,151 @@
+"""The preflight's security rules (issue 14), fast, without a host."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from preflight_loader import ROOT, merged_options
+
+import importlib.util
+
+_spec = importlib.util.spec_from_file_location(
+    "litellm_security_problems", ROOT / "plugins" / "filter" / "litellm_security_problems.py")
+security = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(security)
+
+OPTIONS = merged_options("litellm", "litellm_env", "litellm_config", "litellm_compose", "litellm_venv",
+                         "litellm_smoke", "litellm_database", "litellm_service")
+GOOD = {
+    "litellm_env_provider_keys": {"OPENAI_API_KEY": "sk-provider-value"},
+    "litellm_compose_image": "ghcr.io/berriai/litellm:v1.108.7-stable",
+}
+PRODUCTION_EXAMPLE_KEY = "sk-example-production-master-key-replace-me-0123456789"
+STAGING_EXAMPLE_KEY = "sk-example-staging-master-key-replace-me-0123456789"
+
+
+def problems(**overrides):
+    return security.litellm_security_problems({**GOOD, **overrides}, OPTIONS)
+
+
+def test_defaults_pass():
+    assert problems() == []
+
+
+@pytest.mark.parametrize("key", [PRODUCTION_EXAMPLE_KEY, STAGING_EXAMPLE_KEY, "sk-" + "replace-me" * 3,
+                                 "sk-CHANGEME-0123456789abcdefghijklmnop"])
+@pytest.mark.parametrize("variable", ["litellm_env_master_key", "litellm_env_salt_key"])
+def test_published_and_placeholder_keys_are_refused(variable, key):
+    found = problems(**{variable: key})
+    assert len(found) == 1 and found[0].startswith(variable), found
+    assert key not in found[0]
+
+
+def test_a_random_key_passes():
+    assert problems(litellm_env_master_key="sk-Zq8vW2nLk4Rt9YbX1cPm7DfH3sJe6GaU") == []
+
+
+def _vault_values(path):
+    result = subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "view", "--vault-password-file", "/dev/stdin", str(path)],
+                            input="example-vault-password\n", capture_output=True, text=True, check=True)
+    return yaml.safe_load(result.stdout)
+
+
+@pytest.mark.parametrize("vault", sorted(ROOT.glob("inventories/*/group_vars/*/vault.yml")), ids=lambda p: p.parts[-4])
+def test_every_shipped_vault_is_refused(vault):
+    """The example vaults' password is published: none of their keys may pass the preflight."""
+    values = _vault_values(vault)
+    found = problems(litellm_env_master_key=values["vault_litellm_master_key"])
+    assert any("litellm_env_master_key is a placeholder" in message for message in found), found
+
+
+@pytest.mark.parametrize("overrides,variable", [
+    ({"litellm_env_master_key": "sk-Zq8vW2nLk4Rt9YbX1cPm7DfH3sJe6GaU\nEVIL=1"}, "litellm_env_master_key"),
+    ({"litellm_env_salt_key": "Zq8vW2nLk4Rt9YbX1cPm7DfH\nEVIL=1"}, "litellm_env_salt_key"),
+    ({"litellm_env_provider_keys": {"OPENAI_API_KEY": "sk-provider\\"}}, "litellm_env_provider_keys.OPENAI_API_KEY"),
+    ({"litellm_env_provider_keys": {"OPENAI_API_KEY": "ab$HOME#x"}}, "litellm_env_provider_keys.OPENAI_API_KEY"),
+    ({"litellm_env_provider_keys": {"OPENAI_API_KEY": "'quoted'"}}, "litellm_env_provider_keys.OPENAI_API_KEY"),
+    ({"litellm_env_provider_keys": {"OPENAI_API_KEY": "value #comment"}}, "litellm_env_provider_keys.OPENAI_API_KEY"),
+    ({"litellm_env_extra": {"X": " padded"}}, "litellm_env_extra.X"),
+])
+def test_env_values_that_differ_between_systemd_and_compose_are_refused(overrides, variable):
+    found = problems(**overrides)
+    assert len(found) == 1 and found[0].startswith(variable + " holds a character"), found
+    assert "EVIL" not in found[0] and "HOME" not in found[0]
+
+
+@pytest.mark.parametrize("overrides,path", [
+    ({"litellm_config_general_settings": {"database_url": "postgresql://u:pw@h/db"}},
+     "litellm_config_general_settings.database_url holds a URL with a password"),
+    ({"litellm_config_router_settings": {"redis_password": "hunter2"}},
+     "litellm_config_router_settings.redis_password holds a literal secret"),
+    ({"litellm_config_litellm_settings": {"langfuse_secret": "sk-lf-1"}},
+     "litellm_config_litellm_settings.langfuse_secret holds a literal secret"),
+    ({"litellm_config_model_list": [{"model_name": "m", "litellm_params": {
+        "model": "azure/x", "azure_ad_token": "tok", "api_key": "os.environ/OPENAI_API_KEY"}}]},
+     "litellm_config_model_list[0].litellm_params.azure_ad_token holds a literal secret"),
+    ({"litellm_config_model_list": [{"model_name": "m", "litellm_params": {
+        "model": "openai/x", "api_base": "https://user:pw@api.example/v1", "api_key": "os.environ/OPENAI_API_KEY"}}]},
+     "litellm_config_model_list[0].litellm_params.api_base holds a URL with a password"),
+    ({"litellm_config_litellm_settings": {"callbacks_config": {"slack_webhook_url": "https://x:y@hooks/1"}}},
+     "litellm_config_litellm_settings.callbacks_config.slack_webhook_url holds a URL with a password"),
+])
+def test_literal_secrets_anywhere_in_the_config_are_refused(overrides, path):
+    found = problems(**overrides)
+    assert len(found) == 1 and found[0].startswith(path), found
+    for secret in ("pw", "hunter2", "sk-lf-1", "tok"):
+        assert f"'{secret}'" not in found[0]
+
+
+def test_environment_references_and_plain_settings_pass():
+    assert problems(
+        litellm_config_router_settings={"redis_password": "os.environ/REDIS_PASSWORD", "num_retries": 2},
+        litellm_config_general_settings={"database_url": "os.environ/DATABASE_URL", "max_tokens": 5},
+        litellm_config_litellm_settings={"success_callback": ["langfuse"], "cache_key": "x"},
+    ) == []
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:s3cr%ZZet@h/db", "postgresql://u:pa ss@h/db"])
+def test_database_urls_libpq_would_echo_are_refused(url):
+    found = problems(litellm_database_mode="external", litellm_database_external_url=url)
+    assert any(m.startswith("litellm_database_external_url has a space or an invalid percent-encoding")
+               for m in found), found
+    assert not any("s3cr" in m or "pa ss" in m for m in found)
+
+
+def test_a_percent_encoded_database_url_passes():
+    assert problems(litellm_database_mode="external",
+                    litellm_database_external_url="postgresql://u:s3cr%25et@h:5432/db") == []
+
+
+@pytest.mark.parametrize("overrides,variable", [
+    ({"litellm_compose_image": "ghcr.io/berriai/litellm:v1\n    privileged: true"}, "litellm_compose_image"),
+    ({"litellm_proxy_venv_dir": "/opt/x\nExecStartPre=+/bin/sh"}, "litellm_proxy_venv_dir"),
+    ({"litellm_proxy_config_file": "/opt/$HOME/config.yaml"}, "litellm_proxy_config_file"),
+    ({"litellm_ca_bundle": "/etc/ssl/%h.pem"}, "litellm_ca_bundle"),
+    ({"litellm_compose_project_name": "Litellm x"}, "litellm_compose_project_name"),
+    ({"litellm_service_extra_args": ["--x\nExecStartPre=+/bin/sh"]}, "litellm_service_extra_args"),
+])
+def test_values_that_would_inject_into_units_or_compose_are_refused(overrides, variable):
+    found = problems(**overrides)
+    assert len(found) == 1 and found[0].startswith(variable), found
+
+
+def test_a_digest_is_required_when_asked():
+    found = problems(litellm_compose_require_digest=True)
+    assert len(found) == 1 and "litellm_compose_image has no @sha256 digest" in found[0]
+    assert problems(litellm_compose_require_digest=True,
+                    litellm_compose_image="ghcr.io/berriai/litellm:v1.108.7-stable@sha256:" + "a" * 64) == []
+
+
+def test_public_listen_needs_tls_or_an_acknowledged_tls_proxy():
+    public = {"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True}
+    found = problems(**public)
+    assert len(found) == 1 and "plain HTTP" in found[0] and "litellm_behind_tls_proxy" in found[0]
+    assert problems(**public, litellm_behind_tls_proxy=True) == []
+    assert problems(**public, litellm_tls_certfile="/etc/litellm/tls.crt", litellm_tls_keyfile="/etc/litellm/tls.key") == []
+    assert problems(**public, litellm_tls_certfile="/etc/litellm/tls.crt") == [
+        "litellm_tls_certfile and litellm_tls_keyfile go together: set both or neither"]
+    assert problems(litellm_listen_address="127.0.0.1") == []
