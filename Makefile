@@ -19,14 +19,28 @@ PYTEST_WORKERS ?= auto
 MOLECULE_LOCK ?=
 LOCKED := $(if $(MOLECULE_LOCK),flock $(MOLECULE_LOCK))
 
-CHECK_STAGES := lint syntax docs unit integration-standin
+# The support matrix (README.md): the oldest and the newest ansible-core this
+# collection supports on the controller's Python. The newest is the one
+# requirements-dev.txt pins, so every other stage of make check and make test
+# runs on it; make test adds the fast tier on the oldest (stage matrix-OLDEST,
+# in a venv of its own, cached under $SACRED_BRAIN_CACHE). make matrix runs
+# both legs, each in its own cached venv.
+ANSIBLE_CORE_OLDEST := 2.16.0
+ANSIBLE_CORE_NEWEST := 2.19.14
+# What the fast tier runs on each leg: the module integration tests against the
+# stand-in (the playbook stories cost minutes more and exercise the same
+# ansible-core code paths).
+MATRIX_TESTS := tests/unit tests/integration/test_modules.py
+
+CHECK_STAGES := lint syntax docs unit integration-standin tarball-check
 # make test runs the integration tests against the real admin API only: the
 # stand-in run of make check proves nothing more (the differential test keeps
 # the stand-in honest against the real API).
-TEST_STAGES := $(filter-out integration-standin,$(CHECK_STAGES)) integration images $(addprefix molecule-,$(SCENARIOS))
+TEST_STAGES := $(filter-out integration-standin,$(CHECK_STAGES)) matrix-$(ANSIBLE_CORE_OLDEST) sanity units ee runner \
+  integration images $(addprefix molecule-,$(SCENARIOS))
 
 .PHONY: deps demo check test venv images lint syntax docs unit integration-standin integration molecule \
-        benchmark clean stages-check stages-test
+        benchmark clean stages-check stages-test matrix tarball-check sanity units ee runner
 
 # The system packages (scripts/deps.sh holds the list); run as root.
 deps:
@@ -74,10 +88,11 @@ images: venv
 lint: venv
 	yamllint --strict .
 	ansible-lint --offline --profile production
+	antsibull-changelog lint
 
 # Every playbook, in one ansible-playbook run.
 syntax: venv
-	ansible-playbook --syntax-check -i inventories/demo playbooks/*.yml
+	ansible-playbook --syntax-check -i inventories/demo site.yml playbooks/*.yml
 
 # Every module's documentation renders, examples included (one ansible-doc run).
 docs: venv
@@ -102,6 +117,43 @@ integration-standin: venv
 integration: venv
 	LITELLM_POLICY_CONFIG=tests/realapi/policy-config.yaml LITELLM_NODB=1 \
 	  scripts/real-admin-api.sh exec -- pytest -q tests/integration
+
+# The fast tier on one ansible-core (make matrix-2.16.0): syntax check of every
+# playbook, the unit tests and the module integration tests against the
+# stand-in, in a venv holding that ansible-core (scripts/core-venv.sh; the test
+# tools come from .venv). make matrix: the oldest and the newest.
+matrix: matrix-$(ANSIBLE_CORE_OLDEST) matrix-$(ANSIBLE_CORE_NEWEST)
+matrix-%: venv
+	@grep -qx 'ansible-core==$(ANSIBLE_CORE_NEWEST)' requirements-dev.txt \
+	  || { echo "ANSIBLE_CORE_NEWEST ($(ANSIBLE_CORE_NEWEST)) is not the ansible-core requirements-dev.txt pins"; exit 1; }
+	@core=$$(scripts/core-venv.sh $*) && \
+	  export PATH=$$core/bin:$$PATH SACRED_BRAIN_TOOLS_SITE=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  python -c 'import ansible, sys; v = ansible.__version__; print("ansible-core", v, "from", ansible.__file__); sys.exit(v != "$*")' && \
+	  ansible-playbook --syntax-check -i inventories/demo site.yml playbooks/*.yml >/dev/null && echo "syntax ok" && \
+	  env -u LITELLM_TEST_URL -u LITELLM_TEST_MASTER_KEY LITELLM_REAL_API=0 \
+	    python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(MATRIX_TESTS)
+
+# The built tarball holds what ships and nothing development-only.
+tarball-check: venv
+	$(BIN)/python scripts/tarball_check.py
+
+# ansible-test on the collection as it ships (scripts/ansible-test.sh).
+sanity: venv
+	scripts/ansible-test.sh sanity
+units: venv
+	scripts/ansible-test.sh units
+
+# The execution environment's build context (building the image needs a base
+# image from a registry: docs/awx.md).
+ee: venv
+	rm -rf .cache/ee
+	ansible-builder create -f meta/execution-environment.yml -c .cache/ee --output-filename Containerfile -v 1
+	@test -s .cache/ee/Containerfile && ls .cache/ee/_build
+
+# rotate_keys.yml through ansible-runner against the stand-in; the runner's
+# artifacts must not hold a key (scripts/runner_check.py).
+runner: venv
+	$(BIN)/python scripts/runner_check.py
 
 molecule: images
 	for scenario in $(SCENARIOS); do $(LOCKED) molecule test -s $$scenario || exit 1; done

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/ansible-test.sh sanity|units [ANSIBLE-TEST OPTIONS...]
+#
+# Runs ansible-test on the collection as it ships: builds the tarball, unpacks
+# it into a fresh ansible_collections/sacred_brain/llm_gateway tree (ansible-test
+# insists on that layout) and runs there, so sanity checks exactly the files
+# Galaxy users get, with the empty tests/sanity/ignore-*.txt of the tarball.
+#
+#   sanity: ansible-test sanity --venv for every Python this machine has that
+#           ansible-test supports (each test in its own cached venv, built by
+#           ansible-test from PyPI on first use under ~/.ansible/test/venv).
+#   units:  ansible-test units --local on the project's .venv Python (which
+#           holds the test requirements: pytest, xdist, LiteLLM for the stand-in).
+set -euo pipefail
+here=$(cd "${BASH_SOURCE[0]%/*}" && pwd)
+root=${here%/*}
+command=${1:?usage: scripts/ansible-test.sh sanity|units [OPTIONS...]}
+shift
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sacred-brain-ansible-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+tree=$work/ansible_collections/sacred_brain/llm_gateway
+mkdir -p "$tree"
+ansible-galaxy collection build --force --output-path "$work" "$root" >/dev/null
+tar -C "$tree" -xzf "$work"/sacred_brain-llm_gateway-*.tar.gz
+
+# ansible-test downloads its pip bootstrap script from a host these machines
+# cannot reach; give it the offline equivalent unless a real one is cached.
+pip_version=$(python -c 'import ansible_test._internal.python_requirements as r, inspect, re; print(re.search(r"pip=.(\d+\.\d+(?:\.\d+)?)", inspect.getsource(r)).group(1))')
+cached=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
+[ -e "$cached" ] || { mkdir -p "${cached%/*}"; cp "$here/ansible-test-get-pip.py" "$cached"; }
+
+cd "$tree"
+case "$command" in
+  sanity)
+    supported=$(python -c 'from ansible_test._internal.constants import CONTROLLER_PYTHON_VERSIONS as v; print(" ".join(v))')
+    rc=0 ran=""
+    for version in $supported; do
+      command -v "python$version" >/dev/null || continue
+      ran+=" $version"
+      ansible-test sanity --venv --python "$version" --color no "$@" || rc=1
+    done
+    [ -n "$ran" ] || { echo "ansible-test.sh: no Python that ansible-test supports ($supported)" >&2; exit 1; }
+    echo "ansible-test sanity ran on Python$ran"
+    exit "$rc"
+    ;;
+  units)
+    exec ansible-test units --local --python "$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --color no "$@"
+    ;;
+  *)
+    echo "usage: scripts/ansible-test.sh sanity|units [OPTIONS...]" >&2
+    exit 2
+    ;;
+esac
