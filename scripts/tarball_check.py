@@ -8,7 +8,8 @@ DIR), prints the listing, and checks it:
 
 - nothing development-only ships (the checkout's ansible.cfg, the top-level
   site.yml, the make tooling, scripts/, benchmarks, CI, Molecule, the demo
-  inventory, the example vaults, the test images, the developer docs, caches);
+  inventory, the example vaults, the tests of the make tooling, the developer
+  docs, caches);
 - what Galaxy and Automation Hub look for does ship (LICENSE, README.md,
   meta/runtime.yml, the changelog, tests/ with empty sanity ignore files);
 - every relative link in a shipped Markdown file points at a shipped file;
@@ -36,7 +37,8 @@ FORBIDDEN = [
     "ansible.cfg", "site.yml", "Makefile", "requirements-dev.txt", "CHANGELOG.md",
     ".ci/*", ".collections/*", ".config/*", ".venv/*", ".cache/*", ".git/*", ".gitignore",
     ".yamllint", ".ansible-lint", "scripts/*", "benchmarks/*", "extensions/*", "molecule/*",
-    "inventories/demo/*", "*/vault.yml", "tests/images/*", "tests/output/*",
+    "inventories/demo/*", "*/vault.yml", "tests/output/*", "tests/unit/scripts/test_preflight.py",
+    "tests/unit/scripts/test_stage.py",
     "docs/development.md", "docs/performance.md", "*/__pycache__/*", "*.pyc", "*.tar", "*.tar.gz",
 ]
 REQUIRED = [
