@@ -6,9 +6,10 @@
 # insists on that layout) and runs there, so sanity checks exactly the files
 # Galaxy users get, with the empty tests/sanity/ignore-*.txt of the tarball.
 #
-#   sanity: ansible-test sanity --venv for every Python this machine has that
-#           ansible-test supports (each test in its own cached venv, built by
-#           ansible-test from PyPI on first use under ~/.ansible/test/venv).
+#   sanity: ansible-test sanity --venv: every test on .venv's Python, compile
+#           and import also on every other Python this machine has that
+#           ansible-test supports (each test in a venv that ansible-test builds
+#           from PyPI on first use and keeps under ~/.ansible/test/venv).
 #   units:  ansible-test units --local on the project's .venv Python (which
 #           holds the test requirements: pytest, xdist, LiteLLM for the stand-in).
 set -euo pipefail
@@ -33,14 +34,25 @@ cached=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
 cd "$tree"
 case "$command" in
   sanity)
-    supported=$(python -c 'from ansible_test._internal.constants import CONTROLLER_PYTHON_VERSIONS as v; print(" ".join(v))')
+    # Every sanity test on the Python of .venv; the tests that depend on the
+    # Python version (compile, import) also on every other Python this
+    # machine has that ansible-test supports (pyenv's included).
+    own=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    supported=$(python -c 'from ansible_test._internal.constants import SUPPORTED_PYTHON_VERSIONS as v; print(" ".join(v))')
     rc=0 ran=""
+    ansible-test sanity --venv --python "$own" --color no "$@" || rc=1
+    ran+=" $own (all tests)"
     for version in $supported; do
-      command -v "python$version" >/dev/null || continue
-      ran+=" $version"
-      ansible-test sanity --venv --python "$version" --color no "$@" || rc=1
+      [ "$version" != "$own" ] || continue
+      interpreter=""
+      for candidate in "$(command -v "python$version" || true)" "$HOME"/.pyenv/versions/"$version".*/bin/"python$version"; do
+        [ -n "$candidate" ] && "$candidate" -c '' 2>/dev/null && { interpreter=$candidate; break; }
+      done
+      [ -n "$interpreter" ] || continue
+      ansible-test sanity --venv --python "$version" --python-interpreter "$interpreter" --color no \
+        --test compile --test import "$@" || rc=1
+      ran+=" $version (compile, import)"
     done
-    [ -n "$ran" ] || { echo "ansible-test.sh: no Python that ansible-test supports ($supported)" >&2; exit 1; }
     echo "ansible-test sanity ran on Python$ran"
     exit "$rc"
     ;;

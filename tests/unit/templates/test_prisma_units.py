@@ -89,7 +89,7 @@ def test_native_proxy_with_database_migrates_first(tmp_path):
 
 def test_offline_prisma_uses_the_supplied_cache(tmp_path):
     proxy, migrate, _unused = render(tmp_path, **{**NATIVE_DB, "litellm_database_mode": "external"},
-                               litellm_prisma_engines_archive="/srv/prisma-cache.tar.gz")
+                                     litellm_prisma_engines_archive="/srv/prisma-cache.tar.gz")
     for unit in (proxy, migrate):
         lines = directives(unit)
         assert "Environment=PRISMA_OFFLINE_MODE=true" in lines
