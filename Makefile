@@ -28,17 +28,37 @@ SCENARIO_LOCKED = $(if $(MOLECULE_LOCK),flock -s $(MOLECULE_LOCK) flock $(MOLECU
 TEST_JOBS ?= 3
 CHECK_JOBS ?= 2
 
-CHECK_STAGES := lint syntax docs unit integration-standin
+# The support matrix (README.md): ansible-core 2.16 to 2.21 on the controller.
+# The stages of make check and make test run on the ansible-core that
+# requirements-dev.txt pins (2.19.14, the newest for .venv's Python 3.11);
+# make test adds the fast tier on the oldest and on the newest, each in a venv
+# of its own, built once and cached under $SACRED_BRAIN_CACHE
+# (scripts/core-venv.sh):
+#   matrix-oldest  ansible-core 2.16.0 on .venv's Python: syntax check of every
+#                  playbook, the unit tests, the module integration tests
+#                  against the stand-in
+#   matrix-newest  ansible-core 2.21.5 on Python 3.13 (2.20 and later need 3.12
+#                  or newer; pyenv's on the build machines): syntax check, the
+#                  unit tests of the modules, module_utils and filters (LiteLLM,
+#                  which the stand-in needs, is not installed for that Python)
+ANSIBLE_CORE_OLDEST := 2.16.0
+ANSIBLE_CORE_NEWEST := 2.21.5
+ANSIBLE_CORE_NEWEST_PYTHON := 3.13
+MATRIX_OLDEST_TESTS := tests/unit tests/integration/test_modules.py
+MATRIX_NEWEST_TESTS := tests/unit/plugins tests/unit/filter
+
+CHECK_STAGES := lint syntax docs unit integration-standin tarball-check
 # make test runs the integration tests against the real admin API only: the
 # stand-in run of make check proves nothing more (the differential test keeps
 # the stand-in honest against the real API).
-TEST_STAGES := $(filter-out integration-standin,$(CHECK_STAGES)) integration images $(addprefix molecule-,$(SCENARIOS))
+TEST_STAGES := $(filter-out integration-standin,$(CHECK_STAGES)) matrix-oldest matrix-newest sanity units ee runner \
+  integration images $(addprefix molecule-,$(SCENARIOS))
 # The order in which the lanes pick stages up: the longest first.
 TEST_ORDER := images $(filter molecule-fleet molecule-database,$(addprefix molecule-,$(SCENARIOS))) \
               $(filter-out images molecule-fleet molecule-database,$(TEST_STAGES))
 
 .PHONY: deps demo check test venv images lint syntax docs unit integration-standin integration molecule \
-        benchmark clean stages-check stages-test
+        benchmark clean stages-check stages-test matrix tarball-check sanity units ee runner
 
 # The system packages (scripts/deps.sh holds the list); run as root.
 deps:
@@ -92,10 +112,11 @@ images: venv
 lint: venv
 	yamllint --strict .
 	ansible-lint --offline --profile production
+	antsibull-changelog lint
 
 # Every playbook, in one ansible-playbook run.
 syntax: venv
-	ansible-playbook --syntax-check -i inventories/demo playbooks/*.yml
+	ansible-playbook --syntax-check -i inventories/demo site.yml playbooks/*.yml
 
 # Every module's documentation renders, examples included (one ansible-doc run).
 docs: venv
@@ -120,6 +141,45 @@ integration-standin: venv
 integration: venv
 	LITELLM_POLICY_CONFIG=tests/realapi/policy-config.yaml LITELLM_NODB=1 \
 	  scripts/real-admin-api.sh exec -- pytest -q tests/integration
+
+# The fast tier on the oldest and the newest ansible-core (see the top).
+matrix: matrix-oldest matrix-newest
+matrix-oldest: venv
+	@core=$$(scripts/core-venv.sh $(ANSIBLE_CORE_OLDEST)) && \
+	  export PATH=$$core/bin:$$PATH SACRED_BRAIN_TOOLS_SITE=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') && \
+	  python -c 'import ansible, sys; print("ansible-core", ansible.__version__, "on Python", sys.version.split()[0]); sys.exit(ansible.__version__ != "$(ANSIBLE_CORE_OLDEST)")' && \
+	  ansible-playbook --syntax-check -i inventories/demo site.yml playbooks/*.yml >/dev/null && echo "syntax check: ok" && \
+	  env -u LITELLM_TEST_URL -u LITELLM_TEST_MASTER_KEY LITELLM_REAL_API=0 \
+	    python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(MATRIX_OLDEST_TESTS)
+matrix-newest: venv
+	@core=$$(scripts/core-venv.sh $(ANSIBLE_CORE_NEWEST) $(ANSIBLE_CORE_NEWEST_PYTHON)) && \
+	  export PATH=$$core/bin:$$PATH && \
+	  python -c 'import ansible, sys; print("ansible-core", ansible.__version__, "on Python", sys.version.split()[0]); sys.exit(ansible.__version__ != "$(ANSIBLE_CORE_NEWEST)")' && \
+	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections:$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+	    ansible-playbook --syntax-check -i inventories/demo site.yml playbooks/*.yml >/dev/null && echo "syntax check: ok" && \
+	  python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(MATRIX_NEWEST_TESTS)
+
+# The built tarball holds what ships and nothing development-only.
+tarball-check: venv
+	$(BIN)/python scripts/tarball_check.py
+
+# ansible-test on the collection as it ships (scripts/ansible-test.sh).
+sanity: venv
+	scripts/ansible-test.sh sanity
+units: venv
+	scripts/ansible-test.sh units
+
+# The execution environment's build context (building the image needs a base
+# image from a registry: docs/awx.md).
+ee: venv
+	rm -rf .cache/ee
+	ansible-builder create -f meta/execution-environment.yml -c .cache/ee --output-filename Containerfile -v 1
+	@test -s .cache/ee/Containerfile && ls .cache/ee/_build
+
+# rotate_keys.yml through ansible-runner against the stand-in; the runner's
+# artifacts must not hold a key (scripts/runner_check.py).
+runner: venv
+	$(BIN)/python scripts/runner_check.py
 
 molecule: images
 	for scenario in $(SCENARIOS); do $(call SCENARIO_LOCKED,$$scenario) molecule test -s $$scenario || exit 1; done

@@ -116,7 +116,7 @@ def _check_master_key(key, min_length, problems, variable="litellm_env_master_ke
 
 def _image_tag(image):
     """The tag and digest of an image reference ('' where absent)."""
-    name, _, digest = image.partition("@")
+    name, _unused, digest = image.partition("@")
     last = name.rsplit("/", 1)[-1]
     return (last.partition(":")[2] if ":" in last else ""), digest
 

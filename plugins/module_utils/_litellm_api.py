@@ -38,7 +38,15 @@ from urllib.parse import quote, urlencode
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import HTTPRedirectHandler, SSLValidationError, make_context
+from ansible.module_utils.urls import SSLValidationError, make_context
+
+try:
+    from ansible.module_utils.urls import HTTPRedirectHandler
+except ImportError:  # ansible-core 2.16 has the factory only (the class is 2.17 and later)
+    from ansible.module_utils.urls import RedirectHandlerFactory
+
+    def HTTPRedirectHandler(follow_redirects):  # pylint: disable=invalid-name
+        return RedirectHandlerFactory(follow_redirects=follow_redirects)()
 
 
 USER_AGENT = 'sacred_brain.llm_gateway'

@@ -356,7 +356,7 @@ def create(module, alias, desired, state):
 
 def main():
     argspec = LiteLLMModule.generate_argspec(
-        key_alias=dict(type='str', required=True),
+        key_alias=dict(type='str', required=True, no_log=False),  # a name, not a secret
         state=dict(type='str', default='present', choices=['present', 'absent', 'blocked']),
         models=dict(type='list', elements='str'),
         max_budget=dict(type='float'),

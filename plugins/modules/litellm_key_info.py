@@ -258,7 +258,7 @@ def matches(obj, view, params, now):
 
 def main():
     argspec = LiteLLMModule.generate_argspec(
-        key_alias=dict(type='str'),
+        key_alias=dict(type='str', no_log=False),  # a name, not a secret
         team_id=dict(type='str'),
         user_id=dict(type='str'),
         metadata=dict(type='dict'),

@@ -938,7 +938,7 @@ class Rotator:
                 due.append((group, old, entry))
         if action == 'delete':
             if due and not self.check:
-                self.step(None, 'delete retired keys', self.client.delete_keys, [old['token'] for _, old, _ in due])
+                self.step(None, 'delete retired keys', self.client.delete_keys, [old['token'] for _unused, old, _unused in due])
             for group, old, entry in due:
                 group.retiring.remove(old)
                 self.purged.append(entry)
@@ -1057,8 +1057,8 @@ class Rotator:
 
 def main():
     argspec = LiteLLMModule.generate_argspec(
-        key_alias=dict(type='str'),
-        key_aliases=dict(type='list', elements='str'),
+        key_alias=dict(type='str', no_log=False),  # a name, not a secret
+        key_aliases=dict(type='list', elements='str', no_log=False),
         team_id=dict(type='str'),
         user_id=dict(type='str'),
         tags=dict(type='list', elements='str'),

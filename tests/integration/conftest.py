@@ -45,11 +45,11 @@ def clean_up_a_real_proxy() -> Any:
     tokens = [t for t in (body or {}).get("keys", []) if isinstance(t, str)]
     if status == 200 and tokens:
         remote.call("POST", "/key/delete", {"keys": tokens})
-    _, users = remote.call("GET", "/user/list", params={"page_size": 100})
+    _unused, users = remote.call("GET", "/user/list", params={"page_size": 100})
     ids = [u["user_id"] for u in (users or {}).get("users", []) if str(u.get("user_id", "")).startswith("it-")]
     if ids:
         remote.call("POST", "/user/delete", {"user_ids": ids})
-    _, teams = remote.call("GET", "/team/list")
+    _unused, teams = remote.call("GET", "/team/list")
     ids = [t["team_id"] for t in (teams or []) if str(t.get("team_alias") or "").startswith("it-")]
     if ids:
         remote.call("POST", "/team/delete", {"team_ids": ids})

@@ -107,7 +107,7 @@ class Ansible:
             cmd.append("-" + "v" * verbosity)
         cmd += list(args)
         proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(**(env or {})), capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, check=False)
         results = None
         results_file = self.dir / "results.json"
         if results_file.exists():
@@ -189,8 +189,8 @@ def snapshot(proxy: Any) -> dict[str, Any]:
         if page >= (body.get("total_pages") or 1):
             break
         page += 1
-    _, users = proxy.call("GET", "/user/list", params={"page_size": 100})
-    _, teams = proxy.call("GET", "/team/list")
+    _unused, users = proxy.call("GET", "/user/list", params={"page_size": 100})
+    _unused, teams = proxy.call("GET", "/team/list")
     return without_background_fields({
         "keys": sorted(keys, key=lambda k: k["token"]),
         "users": sorted((users or {}).get("users", []), key=lambda u: u["user_id"]),

@@ -269,18 +269,18 @@ def test_item6_user_metadata_is_merged_and_scim_metadata_never_erased(ansible, p
                                             "metadata": {"dept": "ml", "cost_center": "42"}}).status == 200
     result = ansible.module("litellm_user", {"user_id": plain, "metadata": {"dept": "ops"}})
     assert result["changed"] is True, result
-    _, info = proxy.call("GET", "/user/info", params={"user_id": plain})
+    _unused, info = proxy.call("GET", "/user/info", params={"user_id": plain})
     assert info["user_info"]["metadata"] == {"dept": "ops", "cost_center": "42"}  # only the declared key set
 
     scim_meta = {"dept": "ml", "scim_metadata": {"givenName": "Ada", "familyName": "L"}, "scim_active": True,
                  "scim_enterprise": {"department": "R&D"}}
     assert proxy.call("POST", "/user/new", {"user_id": scim, "auto_create_key": False,
                                             "metadata": scim_meta}).status == 200
-    _, before = proxy.call("GET", "/user/info", params={"user_id": scim})
+    _unused, before = proxy.call("GET", "/user/info", params={"user_id": scim})
     result = ansible.module("litellm_user", {"user_id": scim, "metadata": {"dept": "ops"}})
     assert result.get("failed") and "provisioned by SCIM" in result["msg"], result
     assert "nothing was changed" in result["msg"]
-    _, after = proxy.call("GET", "/user/info", params={"user_id": scim})
+    _unused, after = proxy.call("GET", "/user/info", params={"user_id": scim})
     assert after["user_info"]["metadata"] == before["user_info"]["metadata"]
     budget = ansible.module("litellm_user", {"user_id": scim, "max_budget": 7})  # other settings still managed
     assert budget["changed"] is True and not budget.get("failed"), budget

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 
 from litellm_it import Ansible, assert_no_secret, keys_of, snapshot, token_of, without_background_fields
 
@@ -187,7 +186,7 @@ BAD_ARGS = [
 def test_bad_arguments_fail_clearly_and_change_nothing(ansible, proxy):
     before = snapshot(proxy)
     tasks = [{"name": f"{module} {i}", f"sacred_brain.llm_gateway.{module}": args, "register": f"r{i}"}
-             for i, (module, args, _) in enumerate(BAD_ARGS)]
+             for i, (module, args, _unused) in enumerate(BAD_ARGS)]
     run = ansible.tasks(tasks)
     for i, (module, args, expected) in enumerate(BAD_ARGS):
         result = run[f"r{i}"]

@@ -109,7 +109,7 @@ def test_spend_is_carried_over_so_a_key_over_its_budget_stays_over_it(ansible, p
     # writes spend to the database in batches, so chats cannot spend a budget here.
     alias = name("budget")
     status, created = proxy.call("POST", "/key/generate", {"key_alias": alias, "max_budget": 0.01, "spend": 0.02,
-                                                            "budget_duration": "30d", "soft_budget": 0.008})
+                                                           "budget_duration": "30d", "soft_budget": 0.008})
     assert status == 200, created
     old = created["key"]
     refused = proxy.chat(old)
@@ -191,10 +191,10 @@ def interrupted(tmp_path_factory):
             i = cases[case]["i"]
             tasks += [fault_task(proxy, f"fault{i}", faults), rotate_task(f"it-cut-{run_id}-{i}", f"first{i}"),
                       rotate_task(f"it-cut-{run_id}-{i}", f"second{i}")]
-        every = [cases[c]["alias"] for c, _ in INTERRUPTIONS]
+        every = [cases[c]["alias"] for c, _unused in INTERRUPTIONS]
         tasks.append({"name": "nothing left to do", "register": "third",
                       "sacred_brain.llm_gateway.litellm_key_rotate": {"key_aliases": every, "grace_period": f"{GRACE}s"}})
-        purged = [cases[case]["i"] for case, _ in PURGE_INTERRUPTIONS]
+        purged = [cases[case]["i"] for case, _unused in PURGE_INTERRUPTIONS]
         tasks.append({"name": "rotate the keys to purge", "register": "rotated",
                       "sacred_brain.llm_gateway.litellm_key_rotate": {
                           "key_aliases": [f"it-cut-{run_id}-{i}" for i in purged], "grace_period": f"{GRACE}s"}})
@@ -208,7 +208,7 @@ def interrupted(tmp_path_factory):
         yield proxy, cases, run
 
 
-@pytest.mark.parametrize("case", [c for c, _ in INTERRUPTIONS])
+@pytest.mark.parametrize("case", [c for c, _unused in INTERRUPTIONS])
 def test_an_interrupted_rotation_is_finished_by_a_rerun(interrupted, case):
     proxy, cases, run = interrupted
     alias, old, i = cases[case]["alias"], cases[case]["old"], cases[case]["i"]
@@ -228,7 +228,7 @@ def test_an_interrupted_rotation_is_finished_by_a_rerun(interrupted, case):
     assert alias not in [e["alias"] for e in run["third"]["rotated"]]  # a third run has nothing to finish
 
 
-@pytest.mark.parametrize("case", [c for c, _ in PURGE_INTERRUPTIONS])
+@pytest.mark.parametrize("case", [c for c, _unused in PURGE_INTERRUPTIONS])
 def test_an_interrupted_purge_is_finished_by_a_rerun(interrupted, case):
     proxy, cases, run = interrupted
     alias, old, i = cases[case]["alias"], cases[case]["old"], cases[case]["i"]

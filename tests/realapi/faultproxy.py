@@ -84,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, headers: list[tuple[str, str]] | None = None,
               content_type: str = "application/json") -> None:
         self.send_response(status)
-        sent = {name.lower() for name, _ in headers or []}
+        sent = {name.lower() for name, _unused in headers or []}
         for name, value in headers or []:
             self.send_header(name, value)
         if "content-type" not in sent:

@@ -662,7 +662,7 @@ class StandinApp:
         # "name" or "name=provider/model" (the deployment behind the name, as in config.yaml's model_list)
         self.model_deployments = {
             name.strip(): (backing.strip() or None)
-            for name, _, backing in (str(m).partition("=") for m in models)
+            for name, _unused, backing in (str(m).partition("=") for m in models)
             if name.strip()
         }
         self.models = tuple(self.model_deployments)
@@ -726,7 +726,7 @@ class StandinApp:
             if method == "POST":
                 return self.routes[("POST", "/key/regenerate")], {"key": key}, True
             return None, {}, True
-        path_known = any(p == path for (_, p) in self.routes)
+        path_known = any(p == path for (_unused, p) in self.routes)
         return None, {}, path_known
 
     def dispatch(
@@ -1405,7 +1405,7 @@ class StandinApp:
                     now, p.user_id, soft_budget=data.soft_budget, model_max_budget=data.model_max_budget or {}
                 )
                 kwargs["budget_id"] = budget_row["budget_id"]
-            key_data, row, _ = self._generate_key_row(request_type="key", now=now, **kwargs)
+            key_data, row, _unused = self._generate_key_row(request_type="key", now=now, **kwargs)
             stored = self._insert_key_row(row)
             # the upserted row is read back with include={"litellm_budget_table": True}; the rest of the answer
             # is what was asked for, even when the key value existed and nothing was written
@@ -1792,7 +1792,8 @@ class StandinApp:
                     raise HTTPExc(
                         400,
                         {
-                            "error": "New key must start with 'sk-'. This is to distinguish a key hash (used by litellm for logging / internal logic) from the actual key."
+                            "error": "New key must start with 'sk-'. This is to distinguish a key hash (used by litellm for logging / internal logic) "
+                            "from the actual key."
                         },
                     )
                 if len(data.new_key) < MINIMUM_CUSTOM_KEY_LENGTH:
@@ -2203,7 +2204,8 @@ class StandinApp:
                     raise HTTPExc(
                         400,
                         {
-                            "error": f"team_id '{UI_SESSION_TEAM_ID}' is reserved for LiteLLM UI dashboard sessions and cannot be used for a real team. Please use a different team id."
+                            "error": f"team_id '{UI_SESSION_TEAM_ID}' is reserved for LiteLLM UI dashboard sessions and cannot be used for a real team. "
+                            "Please use a different team id."
                         },
                     )
                 if self.store.get_team(data.team_id) is not None:

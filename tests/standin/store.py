@@ -179,14 +179,14 @@ class Store:
         vals = list(values)
         if not vals:
             return []
-        marks = ",".join("?" for _ in vals)
+        marks = ",".join("?" for _unused in vals)
         return [json.loads(r["doc"]) for r in self._query(f"SELECT doc FROM keys WHERE {column} IN ({marks})", vals)]
 
     def insert_key(self, row: Mapping[str, Any]) -> None:
         values = [row.get(c) for c in _KEY_INDEXED]
         values[5] = _blocked_value(row.get("blocked"))
         self._exec(
-            f"INSERT INTO keys ({', '.join(_KEY_INDEXED)}, doc) VALUES ({', '.join('?' for _ in _KEY_INDEXED)}, ?)",
+            f"INSERT INTO keys ({', '.join(_KEY_INDEXED)}, doc) VALUES ({', '.join('?' for _unused in _KEY_INDEXED)}, ?)",
             [*values, _dumps(row)],
         )
 
@@ -201,7 +201,7 @@ class Store:
         toks = list(tokens)
         if not toks:
             return 0
-        marks = ",".join("?" for _ in toks)
+        marks = ",".join("?" for _unused in toks)
         return self._exec(f"DELETE FROM keys WHERE token IN ({marks})", toks)
 
     def list_keys(
@@ -217,8 +217,8 @@ class Store:
         """Page through keys (or archived keys).  ``where`` holds SQL fragments over the indexed columns."""
         if table not in ("keys", "deleted_keys"):
             raise ValueError(table)
-        clauses = [w for w, _ in where]
-        params: list[Any] = [p for _, ps in where for p in ps]
+        clauses = [w for w, _unused in where]
+        params: list[Any] = [p for _unused, ps in where for p in ps]
         where_sql = (" WHERE " + " AND ".join(f"({c})" for c in clauses)) if clauses else ""
         if order_by is None:
             # rowid breaks ties between keys made in the same instant: newest first.
@@ -237,12 +237,12 @@ class Store:
 
     # ------------------------------------------------------------ key archives
     def archive_key(self, archive_id: str, row: Mapping[str, Any]) -> None:
-        cols = [c for c in _KEY_INDEXED]
+        cols = list(_KEY_INDEXED)
         values = [row.get(c) for c in cols]
         values[5] = _blocked_value(row.get("blocked"))
         self._exec(
             f"INSERT INTO deleted_keys (id, {', '.join(cols)}, deleted_at, doc) "
-            f"VALUES (?, {', '.join('?' for _ in cols)}, ?, ?)",
+            f"VALUES (?, {', '.join('?' for _unused in cols)}, ?, ?)",
             [archive_id, *values, row.get("deleted_at"), _dumps(row)],
         )
 
@@ -278,7 +278,7 @@ class Store:
         names = (id_column,) + columns + ("doc",)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns + ("doc",) if c != "created_at")
         self._exec(
-            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _unused in names)}) "
             f"ON CONFLICT({id_column}) DO UPDATE SET {updates}",
             (row[id_column],) + tuple(row.get(c) for c in columns) + (_dumps(row),),
         )
@@ -287,7 +287,7 @@ class Store:
         ids = list(values)
         if not ids:
             return 0
-        return self._exec(f"DELETE FROM {table} WHERE {id_column} IN ({','.join('?' for _ in ids)})", ids)
+        return self._exec(f"DELETE FROM {table} WHERE {id_column} IN ({','.join('?' for _unused in ids)})", ids)
 
     def _all_docs(self, table: str, order: str) -> list[dict[str, Any]]:
         return [json.loads(r["doc"]) for r in self._query(f"SELECT doc FROM {table} ORDER BY {order}")]
@@ -334,7 +334,7 @@ class Store:
     def delete_team_memberships(self, *, team_ids: Iterable[str] = (), user_ids: Iterable[str] = ()) -> None:
         for column, values in (("team_id", list(team_ids)), ("user_id", list(user_ids))):
             if values:
-                marks = ",".join("?" for _ in values)
+                marks = ",".join("?" for _unused in values)
                 self._exec(f"DELETE FROM team_memberships WHERE {column} IN ({marks})", values)
 
     def get_team(self, team_id: str) -> dict[str, Any] | None:

@@ -2,7 +2,9 @@
 """Fixtures for the module unit tests.
 
 ``patch_ansible_module`` feeds module arguments through
-ansible.module_utils.testing.patch_module_args (ansible-core 2.19 and later).
+ansible.module_utils.testing.patch_module_args (ansible-core 2.19 and later;
+on older releases, which lack it, the same context manager over
+``basic._ANSIBLE_ARGS``, the way those releases read their arguments).
 
 ``api`` replaces ``OpenerDirector.open``, the HTTP layer under the collection's
 client (an opener built once from ansible.module_utils.urls' TLS context and
@@ -33,7 +35,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from ansible.module_utils.common import warnings as _warnings
-from ansible.module_utils.testing import patch_module_args
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    import contextlib
+
+    from ansible.module_utils import basic as _basic
+    from ansible.module_utils.common.text.converters import to_bytes as _to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        payload = _to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+        with mock.patch.object(_basic, '_ANSIBLE_ARGS', payload):
+            yield
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 MASTER_KEY = 'sk-master-unit-test-0123456789abcdef'

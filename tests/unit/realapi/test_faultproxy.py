@@ -76,7 +76,7 @@ def test_the_clock_moves_the_date_header_only(behind):
 
 
 def test_control_calls_need_the_master_key(behind):
-    _, proxy = behind
+    _unused, proxy = behind
     reply = proxy.call("POST", "/__standin/faults", {"fail_next": 1}, key="sk-not-the-master-key")
     assert reply.status == 401
     assert proxy.faults["fail_next"] == 0

@@ -26,7 +26,7 @@ def stub_path(tmp_path, leave_out=()):
     """A directory of stub commands, one for every command the list checks, except leave_out."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for _, check, _ in entries():
+    for _unused, check, _unused in entries():
         command = "python3" if check.startswith("py:") else check.split(":", 1)[1]
         if command in leave_out:
             continue
@@ -42,7 +42,7 @@ def preflight(target, path):
 
 
 def test_the_list_holds_what_the_make_targets_need():
-    packages = {package for package, _, _ in entries()}
+    packages = {package for package, _unused, _unused in entries()}
     assert {"docker.io", "debootstrap", "python3-venv", "curl", "postgresql", "nodejs", "npm",
             "stress-ng"} <= packages
 

@@ -109,7 +109,7 @@ def test_spend_accrues_on_key_user_and_team(only_standin, uniq):
     assert proxy.call("POST", "/team/new", {"team_id": f"t-{uniq}"}).status == 200
     assert proxy.call("POST", "/user/new", {"user_id": f"u-{uniq}", "auto_create_key": False}).status == 200
     out = generate(proxy, key_alias=f"acc-{uniq}", user_id=f"u-{uniq}", team_id=f"t-{uniq}")
-    for _ in range(3):
+    for _unused in range(3):
         assert proxy.chat(out["key"]).status == 200
     assert key_spend(proxy, out["token"]) == pytest.approx(0.003)
     status, user = proxy.call("GET", "/user/info", params={"user_id": f"u-{uniq}"})

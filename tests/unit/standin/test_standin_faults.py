@@ -30,12 +30,12 @@ def count_alias(proxy, alias):
 def test_fail_next_answers_500_without_side_effects(standin, uniq):
     state = standin.set_faults(fail_next=2)
     assert state["fail_next"] == 2
-    for _ in range(2):
+    for _unused in range(2):
         status, body = standin.call("POST", "/key/generate", {"key_alias": f"f-{uniq}"})
         assert status == 500
         assert body["error"]["code"] == "500"
     assert count_alias(standin, f"f-{uniq}") == 0
-    status, _ = standin.call("POST", "/key/generate", {"key_alias": f"f-{uniq}"})
+    status, _unused = standin.call("POST", "/key/generate", {"key_alias": f"f-{uniq}"})
     assert status == 200
     assert standin.faults["injected"]["fail"] == 2
 
@@ -51,7 +51,7 @@ def test_fail_status_503(standin):
 
 def test_error_rate(standin):
     standin.set_faults(error_rate=1.0)
-    assert all(standin.call("GET", "/key/list").status == 500 for _ in range(5))
+    assert all(standin.call("GET", "/key/list").status == 500 for _unused in range(5))
     standin.clear_faults()
     assert standin.call("GET", "/key/list").status == 200
 

@@ -116,7 +116,7 @@ def test_default_key_generate_params_apply_to_master_key_calls(policy_standin):
     assert out["budget_duration"] == "30d"
     assert out["metadata"] == {"from": "defaults"}
     assert out["tpm_limit"] == 100000  # unset: filled from the upper bound
-    _, info = policy_standin.call("GET", "/key/info", params={"key": out["key"]})
+    _unused, info = policy_standin.call("GET", "/key/info", params={"key": out["key"]})
     assert info["info"]["object_permission"]["vector_stores"] == ["vs-default"]
     assert info["info"]["object_permission_id"] == info["info"]["object_permission"]["object_permission_id"]
 
@@ -138,7 +138,7 @@ def test_default_key_generate_params_fill_only_what_is_unset(policy_standin):
 def test_default_key_generate_params_do_not_apply_to_user_new_keys(policy_standin, uniq):
     status, out = policy_standin.call("POST", "/user/new", {"user_id": f"u-{uniq}"})
     assert status == 200, out
-    _, info = policy_standin.call("GET", "/key/info", params={"key": out["key"]})
+    _unused, info = policy_standin.call("GET", "/key/info", params={"key": out["key"]})
     assert info["info"]["expires"] is None
     assert info["info"]["max_budget"] is None
 
@@ -182,7 +182,7 @@ def test_object_permission_is_stored_and_returned(standin, uniq):
     )
     assert status == 200, out
     assert out["object_permission"] is None  # GenerateKeyResponse does not echo it
-    _, info = standin.call("GET", "/key/info", params={"key": out["key"]})
+    _unused, info = standin.call("GET", "/key/info", params={"key": out["key"]})
     permission = info["info"]["object_permission"]
     assert info["info"]["object_permission_id"] == permission["object_permission_id"]
     assert permission["vector_stores"] == ["vs-1"]

@@ -64,7 +64,7 @@ def test_generate_with_chosen_key(standin, uniq):
     status, again = standin.call("POST", "/key/generate", {"key": chosen, "key_alias": f"chosen2-{uniq}"})
     assert status == 200, again
     assert again["token"] == sha256(chosen) and again["key_alias"] == f"chosen2-{uniq}"
-    _, info = standin.call("GET", "/key/info", params={"key": chosen})
+    _unused, info = standin.call("GET", "/key/info", params={"key": chosen})
     assert info["info"]["key_alias"] == f"chosen-{uniq}"
     status, body = standin.call("POST", "/key/generate", {"key": f"nope-{uniq}-0123456789"})
     assert status == 400
@@ -329,7 +329,7 @@ def test_alias_format_validation_is_opt_in(tmp_path):
 def test_concurrent_generates_with_one_alias_create_one_key(only_standin, uniq):
     from concurrent.futures import ThreadPoolExecutor
 
-    def attempt(_):
+    def attempt(_unused):
         return only_standin.call("POST", "/key/generate", {"key_alias": f"race-{uniq}"}).status
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -160,7 +160,7 @@ def _listing(directory):
 
 
 def test_backup_keeps_the_newest_dumps_with_private_modes(backup):
-    for _ in range(3):
+    for _unused in range(3):
         result = backup()
         assert result.returncode == 0, result.stderr
     assert _listing(backup.dir) == ["litellm-20250101T000002Z.dump", "litellm-20250101T000003Z.dump"]
@@ -174,7 +174,7 @@ def test_failed_backup_fails_and_keeps_the_earlier_dumps(backup):
     assert backup().returncode == 0
     before = {p.name: p.read_bytes() for p in backup.dir.iterdir()}
     backup.fail.touch()
-    for _ in range(3):
+    for _unused in range(3):
         result = backup()
         assert result.returncode != 0
         assert "backup of database litellm FAILED" in result.stderr

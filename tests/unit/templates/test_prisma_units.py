@@ -49,7 +49,8 @@ def render(tmp_path, **extra_vars):
     out.mkdir()
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
     result = subprocess.run(
-        ["ansible-playbook", "-i", "localhost,", str(playbook), "-e", json.dumps({"out": str(out), "ansible_python_interpreter": sys.executable, **extra_vars})],
+        ["ansible-playbook", "-i", "localhost,", str(playbook),
+         "-e", json.dumps({"out": str(out), "ansible_python_interpreter": sys.executable, **extra_vars})],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -87,8 +88,8 @@ def test_native_proxy_with_database_migrates_first(tmp_path):
 
 
 def test_offline_prisma_uses_the_supplied_cache(tmp_path):
-    proxy, migrate, _ = render(tmp_path, **{**NATIVE_DB, "litellm_database_mode": "external"},
-                               litellm_prisma_engines_archive="/srv/prisma-cache.tar.gz")
+    proxy, migrate, _unused = render(tmp_path, **{**NATIVE_DB, "litellm_database_mode": "external"},
+                                     litellm_prisma_engines_archive="/srv/prisma-cache.tar.gz")
     for unit in (proxy, migrate):
         lines = directives(unit)
         assert "Environment=PRISMA_OFFLINE_MODE=true" in lines
@@ -99,7 +100,7 @@ def test_offline_prisma_uses_the_supplied_cache(tmp_path):
 
 
 def test_the_serving_proxy_may_migrate_at_start_when_asked(tmp_path):
-    proxy, _, _ = render(tmp_path, **NATIVE_DB, litellm_service_schema_update_at_start=True)
+    proxy, _unused, _unused = render(tmp_path, **NATIVE_DB, litellm_service_schema_update_at_start=True)
     assert "Environment=DISABLE_SCHEMA_UPDATE=false" in directives(proxy)
 
 
@@ -109,7 +110,7 @@ def test_the_serving_proxy_may_migrate_at_start_when_asked(tmp_path):
     {"litellm_deploy_mode": "compose", "litellm_database_mode": "compose"},
 ], ids=["not-connected", "no-database", "compose"])
 def test_no_prisma_setup_without_a_native_proxy_on_a_database(tmp_path, overrides):
-    proxy, _, facts = render(tmp_path, **{**NATIVE_DB, **overrides})
+    proxy, _unused, facts = render(tmp_path, **{**NATIVE_DB, **overrides})
     assert facts["enabled"] is False
     # The package still goes into the venv (LiteLLM's auth error handlers import
     # it: without it a missing key gets 500 text/plain, not 401), ungenerated.

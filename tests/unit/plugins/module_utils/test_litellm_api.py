@@ -104,7 +104,7 @@ def test_item7_every_no_database_message_is_recognised(api, client, payload):
 
 
 def test_item1_f17_retried_key_delete_whose_answer_was_lost_is_done(api, client):
-    _, token = api.add_key(key_alias='gone')
+    _unused, token = api.add_key(key_alias='gone')
     api.fault('POST', '/key/delete', api.RESET, after=True)  # committed, answer lost; the retry gets 404
     client.delete_keys([token])
     assert token not in api.keys
@@ -118,7 +118,7 @@ def test_item1_a_missing_delete_route_is_still_an_error(api, client):
 
 
 def test_f15_key_info_of_a_deleted_key_is_none(api, client):
-    _, token = api.add_key(key_alias='gone')
+    _unused, token = api.add_key(key_alias='gone')
     client.delete_keys([token])
     assert client.get('/key/info', key=token)['info']['deleted_at']  # LiteLLM answers 200 ...
     assert client.key_info(token) is None  # ... for a key that no longer exists

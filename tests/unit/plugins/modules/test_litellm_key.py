@@ -84,7 +84,7 @@ def test_check_mode_makes_no_write_call(api, run_module):
 
 def test_absent_deletes_the_key_and_its_generations(api, run_module):
     obj = seed_openwebui(api)
-    _, old = api.add_key(key_alias='openwebui.retiring.%s' % ('ab' * 4), metadata={
+    _unused, old = api.add_key(key_alias='openwebui.retiring.%s' % ('ab' * 4), metadata={
         'retire_at': '2099-01-01T00:00:00Z', 'rotation': {'alias': 'openwebui'}})
     api.keys[old]['key_alias'] = 'openwebui.retiring.%s' % old[:8]
     api.add_key(key_alias='openwebui-other')
@@ -221,7 +221,7 @@ def test_purge_metadata_keeps_what_litellm_and_rotation_keep(api, run_module):
 
 
 def test_unfinished_rotation_is_not_papered_over(api, run_module):
-    _, old = api.add_key(key_alias='svc', metadata={'retire_at': '2099-01-01T00:00:00Z', 'rotation': {'alias': 'svc'}})
+    _unused, old = api.add_key(key_alias='svc', metadata={'retire_at': '2099-01-01T00:00:00Z', 'rotation': {'alias': 'svc'}})
     api.keys[old]['key_alias'] = 'svc.retiring.' + old[:8]
     api.add_key(key_alias='svc.next.' + old[:8], metadata={'rotation': {'alias': 'svc', 'predecessor_token': old}})
     rc, out = run_module(litellm_key.main, dict(key_alias='svc'))

@@ -49,7 +49,7 @@ def test_filters(api, run_module):
 
 
 def test_in_flight_keys_are_marked(api, run_module):
-    _, old = api.add_key(key_alias='svc', metadata={'retire_at': days_ago(-1), 'rotation': {'alias': 'svc'}})
+    _unused, old = api.add_key(key_alias='svc', metadata={'retire_at': days_ago(-1), 'rotation': {'alias': 'svc'}})
     api.keys[old]['key_alias'] = 'svc.retiring.%s' % old[:8]
     api.add_key(key_alias='svc', metadata={'rotation': {'alias': 'svc', 'predecessor_token': old}})
     out = run_module(litellm_key_info.main, dict())[1]

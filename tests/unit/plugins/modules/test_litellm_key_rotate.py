@@ -231,14 +231,14 @@ def test_recent_rotation_is_not_repeated_unless_forced(api, run_module):
 
 
 def test_purge_only_past_grace_with_a_successor(api, run_module):
-    _, holder = api.add_key(key_alias='svc', metadata={'rotation': {'alias': 'svc', 'generation': 3}})
-    _, done = api.add_key(metadata={'retire_at': at(hours=-1), 'rotation': {'alias': 'svc', 'successor_token': holder}})
+    _unused, holder = api.add_key(key_alias='svc', metadata={'rotation': {'alias': 'svc', 'generation': 3}})
+    _unused, done = api.add_key(metadata={'retire_at': at(hours=-1), 'rotation': {'alias': 'svc', 'successor_token': holder}})
     api.keys[done]['key_alias'] = 'svc.retiring.' + done[:8]
-    _, chained = api.add_key(metadata={'retire_at': at(days=-3), 'rotation': {'alias': 'svc', 'successor_token': done}})
+    _unused, chained = api.add_key(metadata={'retire_at': at(days=-3), 'rotation': {'alias': 'svc', 'successor_token': done}})
     api.keys[chained]['key_alias'] = 'svc.retiring.' + chained[:8]
-    _, in_grace = api.add_key(metadata={'retire_at': at(hours=5), 'rotation': {'alias': 'svc', 'successor_token': holder}})
+    _unused, in_grace = api.add_key(metadata={'retire_at': at(hours=5), 'rotation': {'alias': 'svc', 'successor_token': holder}})
     api.keys[in_grace]['key_alias'] = 'svc.retiring.' + in_grace[:8]
-    _, orphan = api.add_key(metadata={'retire_at': at(hours=-2), 'rotation': {'alias': 'svc', 'successor_token': 'f' * 64}})
+    _unused, orphan = api.add_key(metadata={'retire_at': at(hours=-2), 'rotation': {'alias': 'svc', 'successor_token': 'f' * 64}})
     api.keys[orphan]['key_alias'] = 'svc.retiring.' + orphan[:8]
 
     rc, out = run_module(litellm_key_rotate.main, dict(state='purged'), check_mode=True)
@@ -482,8 +482,8 @@ def test_one_listing_and_four_writes_per_key(api, run_module, count):
 
 def test_purge_judges_grace_by_the_proxy_clock(api, run_module):
     """retire_at is compared with the proxy's clock (Date header), not the controller's."""
-    _, holder = api.add_key(key_alias='svc', metadata={'rotation': {'alias': 'svc'}})
-    _, old = api.add_key(metadata={'retire_at': at(hours=2), 'rotation': {'alias': 'svc', 'successor_token': holder}})
+    _unused, holder = api.add_key(key_alias='svc', metadata={'rotation': {'alias': 'svc'}})
+    _unused, old = api.add_key(metadata={'retire_at': at(hours=2), 'rotation': {'alias': 'svc', 'successor_token': holder}})
     api.keys[old]['key_alias'] = 'svc.retiring.' + old[:8]
     rc, out = run_module(litellm_key_rotate.main, dict(state='purged'))
     assert out['purged'] == []
