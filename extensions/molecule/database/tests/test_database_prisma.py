@@ -78,11 +78,12 @@ def test_the_proxy_runs_on_its_database_through_the_archives_engine(host, gatewa
     assert "Environment=PRISMA_QUERY_ENGINE_BINARY=/opt/sacred-brain/prisma/wasm-engine/query-engine" in unit
     assert "Environment=DISABLE_SCHEMA_UPDATE=true" in unit
     assert "DATABASE_URL=" in host.file(database["proxy_env_file"]).content_string
-    # The engine prisma-client-py spawned is the archive's, under Node.js, a child of the proxy, as its user.
-    proxy_pid = host.check_output("systemctl show -p MainPID --value litellm.service")
-    engine = host.run(f"pgrep -P {proxy_pid} -f 'wasm-engine/shim.mjs'")
-    assert engine.rc == 0, host.run(f"ps -o pid,ppid,user,args --ppid {proxy_pid}").stdout
-    assert host.process.get(pid=int(engine.stdout.split()[0])).user == "litellm"
+    # The engine prisma-client-py spawned is the archive's, under Node.js, in the proxy's unit, as its user.
+    engine = host.run("pgrep -f 'node .*/opt/sacred-brain/prisma/wasm-engine/shim.mjs'")
+    assert engine.rc == 0, host.run("ps -eo pid,ppid,user,args").stdout[-3000:]
+    pid = engine.stdout.split()[0]
+    assert "litellm.service" in host.file(f"/proc/{pid}/cgroup").content_string
+    assert host.process.get(pid=int(pid)).user == "litellm"
     # The archive was unpacked as built (its own checksums hold) after its checksum was verified.
     assert host.run("cd /opt/sacred-brain/prisma && sha256sum --quiet -c SHA256SUMS").rc == 0
     given = host.ansible.get_variables()["litellm_prisma_engines_archive_checksum"]
@@ -161,7 +162,8 @@ def test_a_key_from_the_admin_api_chats_and_survives_a_restart(host, gateway, da
                                 "a chat completion with the key after the restart")
         assert body["choices"][0]["message"]["content"], body
         status, info = api(host, gateway, "GET", f"/key/info?key={key}")
-        assert status == 200 and info["info"]["metadata"] == {"test": "survives a restart"}, info
+        assert status == 200 and info["info"]["metadata"]["test"] == "survives a restart", info
+        assert info["info"]["key_alias"] == "db-scenario-restart", info
     finally:
         api(host, gateway, "POST", "/key/delete", {"keys": [key]})
 
