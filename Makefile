@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export SACRED_BRAIN_CACHE ?= $(HOME)/.cache/sacred-brain-llm-gateway
+# The database scenario verifies the Prisma archive it installs (tests/images/build.sh prisma).
+export SACRED_BRAIN_PRISMA_ARCHIVE_SHA256 ?= $(shell cat $(SACRED_BRAIN_CACHE)/prisma-engines-wasm.tar.gz.sha256 2>/dev/null)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export STAGE_TIMES ?= $(CURDIR)/.cache/stage-times
 MODULES := litellm_key litellm_key_info litellm_key_rotate litellm_user litellm_team

@@ -244,6 +244,13 @@ def _check_prisma(values, problems):
     if (archive and not values.get("litellm_prisma_engines_archive_remote_src") and os.path.isabs(archive)
             and not os.path.isfile(archive)):
         problems.append(f"litellm_prisma_engines_archive: no file {archive} on the controller")
+    checksum = str(values.get("litellm_prisma_engines_archive_checksum") or "")
+    if checksum and not re.fullmatch(r"[0-9a-fA-F]{64}", checksum):
+        problems.append("litellm_prisma_engines_archive_checksum must be a sha256 in hex (64 characters)")
+    for name in ("litellm_prisma_query_engine_binary", "litellm_prisma_schema_engine_binary"):
+        path = str(values.get(name) or "")
+        if path and not path.startswith("/"):
+            problems.append(f"{name} must be an absolute path on the host, got '{path}'")
 
 
 def litellm_preflight_problems(provided, options):

@@ -109,18 +109,26 @@ build_postgres_image() {
   save_archive "$tag" "$CACHE_DIR/postgres-$major.tar"
 }
 
+# The offline Prisma archive of the database scenario's native gateway (the
+# Prisma CLI and the WebAssembly query engine): scripts/build-prisma-archive.sh.
+build_prisma_archive() {
+  SACRED_BRAIN_CACHE="$CACHE_DIR" "$here/../../scripts/build-prisma-archive.sh" >/dev/null
+}
+
 case "${1:-all}" in
   bookworm|trixie) build_systemd_base "$1" ;;
   litellm) build_systemd_base bookworm; build_wheelhouse; build_litellm_image ;;
   wheelhouse) build_wheelhouse ;;
   postgres) build_systemd_base bookworm; build_postgres_image ;;
+  prisma) build_prisma_archive ;;
   all)
     build_systemd_base bookworm
     build_systemd_base trixie
     build_wheelhouse
     build_litellm_image
     build_postgres_image
+    build_prisma_archive
     ;;
-  *) echo "usage: $0 [all|bookworm|trixie|wheelhouse|litellm|postgres]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|bookworm|trixie|wheelhouse|litellm|postgres|prisma]" >&2; exit 2 ;;
 esac
 echo "$CACHE_DIR"

@@ -115,6 +115,14 @@ def test_prisma_defaults_pass_for_a_native_proxy_on_its_database(tmp_path):
     assert problems(**NATIVE_CONNECTED, litellm_prisma_engines_archive=str(archive)) == []
     assert problems(**NATIVE_CONNECTED, litellm_prisma_engines_archive="/srv/on-the-host.tar.gz",
                     litellm_prisma_engines_archive_remote_src=True) == []
+    # The archive of scripts/build-prisma-archive.sh, as the database scenario sets it.
+    assert problems(**NATIVE_CONNECTED, litellm_prisma_engines_archive="/srv/on-the-host.tar.gz",
+                    litellm_prisma_engines_archive_remote_src=True, litellm_prisma_engines_archive_checksum="aB" * 32,
+                    litellm_prisma_query_engine_binary="/opt/sacred-brain/prisma/wasm-engine/query-engine",
+                    litellm_prisma_schema_engine_binary="/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub",
+                    litellm_database_migrate_method="sql") == []
+    assert OPTIONS["litellm_database_migrate_method"]["default"] == "prisma"
+    assert OPTIONS["litellm_database_migrate_method"]["choices"] == ["prisma", "sql"]
 
 
 @pytest.mark.parametrize("overrides,expected", [
@@ -123,7 +131,12 @@ def test_prisma_defaults_pass_for_a_native_proxy_on_its_database(tmp_path):
     ({"litellm_prisma_engines_archive": "/nonexistent/prisma-cache.tar.gz"},
      "litellm_prisma_engines_archive: no file /nonexistent/prisma-cache.tar.gz on the controller"),
     ({"litellm_prisma_cache_dir": "opt/prisma"}, "litellm_prisma_cache_dir must be an absolute path"),
-], ids=["unpinned", "range", "missing-archive", "relative-cache"])
+    ({"litellm_prisma_engines_archive_checksum": "sha256:abc"},
+     "litellm_prisma_engines_archive_checksum must be a sha256 in hex (64 characters)"),
+    ({"litellm_prisma_query_engine_binary": "wasm-engine/query-engine"},
+     "litellm_prisma_query_engine_binary must be an absolute path on the host, got 'wasm-engine/query-engine'"),
+    ({"litellm_prisma_schema_engine_binary": "stub"}, "litellm_prisma_schema_engine_binary must be an absolute path"),
+], ids=["unpinned", "range", "missing-archive", "relative-cache", "checksum", "query-engine", "schema-engine"])
 def test_bad_prisma_input_is_named(overrides, expected):
     found = problems(**NATIVE_CONNECTED, **overrides)
     assert any(expected in problem for problem in found), found

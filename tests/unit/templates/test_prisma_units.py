@@ -99,6 +99,24 @@ def test_offline_prisma_uses_the_supplied_cache(tmp_path):
     assert "After=network-online.target" in directives(migrate)
 
 
+def test_the_sql_method_and_the_archives_engines(tmp_path):
+    proxy, migrate, _ = render(tmp_path, **NATIVE_DB, litellm_database_migrate_method="sql",
+                               litellm_prisma_engines_archive="/srv/prisma/prisma-engines-wasm.tar.gz",
+                               litellm_prisma_query_engine_binary="/opt/sacred-brain/prisma/wasm-engine/query-engine",
+                               litellm_prisma_schema_engine_binary="/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub")
+    for unit in (proxy, migrate):
+        lines = directives(unit)
+        assert "Environment=PRISMA_QUERY_ENGINE_BINARY=/opt/sacred-brain/prisma/wasm-engine/query-engine" in lines
+        assert "Environment=PRISMA_SCHEMA_ENGINE_BINARY=/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub" in lines
+    exec_start = [line for line in directives(migrate) if line.startswith("ExecStart=")]
+    assert exec_start == ["ExecStart=/opt/sacred-brain/.venv/bin/python /usr/local/sbin/litellm-migrate-sql"]
+    assert "Environment=DISABLE_SCHEMA_UPDATE=true" in directives(proxy)
+    # Prisma's own engines when none is named.
+    (tmp_path / "default").mkdir()
+    proxy, migrate, _ = render(tmp_path / "default", **NATIVE_DB)
+    assert "PRISMA_QUERY_ENGINE_BINARY" not in proxy + migrate and "PRISMA_SCHEMA_ENGINE_BINARY" not in proxy + migrate
+
+
 def test_the_serving_proxy_may_migrate_at_start_when_asked(tmp_path):
     proxy, _unused, _unused = render(tmp_path, **NATIVE_DB, litellm_service_schema_update_at_start=True)
     assert "Environment=DISABLE_SCHEMA_UPDATE=false" in directives(proxy)

@@ -1,0 +1,227 @@
+"""litellm-migrate-sql (litellm_service, litellm_database_migrate_method: sql)
+against a real, throwaway PostgreSQL cluster (initdb in the test's temporary
+directory): migrations applied by psql in order, each recorded in Prisma's
+ledger as `prisma migrate deploy` records it, so that litellm-migrations-pending
+sees them applied; a failed migration recorded, the play's next run refused until
+it is resolved; the password never in psql's command line.
+
+The last test applies LiteLLM's own shipped migrations (litellm-proxy-extras in
+.venv) and asks litellm-migrations-pending: nothing pending."""
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+FILES = Path(__file__).resolve().parents[3] / "roles" / "litellm_service" / "files"
+
+
+def _load(name, module_name):
+    loader = importlib.machinery.SourceFileLoader(module_name, str(FILES / name))
+    spec = importlib.util.spec_from_loader(module_name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+migrate_sql = _load("litellm-migrate-sql", "migrate_sql")
+pending = _load("litellm-migrations-pending", "migrations_pending_for_sql")
+
+
+def _pg_bin():
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").exists():
+            return candidate
+    pytest.fail("PostgreSQL's server programs are missing: apt-get install -y postgresql (make deps)")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A PostgreSQL cluster of its own on a free loopback port, password auth; its superuser URL."""
+    if not shutil.which("psql"):
+        pytest.fail("psql is missing: apt-get install -y postgresql-client (make deps)")
+    bin_dir = _pg_bin()
+    # Not under pytest's 0700 tmp tree: the cluster's owner (nobody, when run as root) must reach it.
+    base = Path(tempfile.mkdtemp(prefix="sacred-brain-migrate-sql-"))
+    os.chmod(base, 0o711)
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    password = secrets.token_hex(12)
+    pwfile = base / "pw"
+    pwfile.write_text(password + "\n")
+    run_as = []
+    if os.geteuid() == 0:  # initdb refuses root
+        run_as = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+        for path in (base, sock, pwfile):
+            shutil.chown(path, "nobody")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run(run_as + [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
+                             "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
+    subprocess.run(run_as + [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "300",
+                             "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield {"url": f"postgresql://postgres:{password}@127.0.0.1:{port}", "password": password}
+    finally:
+        subprocess.run(run_as + [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def database(cluster, request):
+    """A fresh database in the cluster, as a DATABASE_URL."""
+    name = "t_" + hashlib.sha1(request.node.name.encode()).hexdigest()[:12]
+    with psycopg.connect(cluster["url"] + "/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"{cluster['url']}/{name}"
+
+
+def _migrations(tmp_path, scripts):
+    root = tmp_path / "migrations"
+    for name, sql in scripts.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "migration.sql").write_text(sql)
+    (root / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    return root
+
+
+def _ledger(url):
+    with psycopg.connect(url) as conn:
+        return conn.execute('SELECT id, checksum, migration_name, started_at, finished_at, rolled_back_at, logs, '
+                            'applied_steps_count FROM "_prisma_migrations" ORDER BY started_at, migration_name').fetchall()
+
+
+SCRIPTS = {
+    "20250101000000_init": 'CREATE TABLE "Thing" (id text PRIMARY KEY, n int);\nINSERT INTO "Thing" VALUES (\'a\', 1);\n',
+    # Prisma names can hold spaces (one of LiteLLM's does); CONCURRENTLY cannot run in a transaction block.
+    "20250102000000_index things": 'CREATE INDEX CONCURRENTLY "Thing_n_idx" ON "Thing"(n);\n',
+    "20250103000000_more": 'ALTER TABLE "Thing" ADD COLUMN note text;\n',
+}
+
+
+def test_applies_in_order_and_records_the_ledger_as_prisma_does(tmp_path, database, capsys):
+    root = _migrations(tmp_path, SCRIPTS)
+    applied = migrate_sql.migrate(pending.libpq_url(database), root)
+    assert applied == sorted(SCRIPTS)
+    rows = _ledger(database)
+    assert [row[2] for row in rows] == sorted(SCRIPTS)
+    for row_id, checksum, name, started, finished, rolled_back, logs, steps in rows:
+        assert len(row_id) == 36 and row_id.count("-") == 4
+        assert checksum == hashlib.sha256((root / name / "migration.sql").read_bytes()).hexdigest()
+        assert started <= finished and rolled_back is None and logs is None and steps == 1
+    with psycopg.connect(database) as conn:
+        assert conn.execute('SELECT id, n, note FROM "Thing"').fetchall() == [("a", 1, None)]
+        assert conn.execute("SELECT indexname FROM pg_indexes WHERE indexname = 'Thing_n_idx'").fetchone()
+    # What decides whether the migration unit runs again agrees: nothing pending.
+    assert pending.applied_migrations(database) == set(SCRIPTS)
+    assert "3 migration(s) applied, 0 already applied" in capsys.readouterr().out
+
+
+def test_a_second_run_changes_nothing_and_a_new_migration_is_applied_alone(tmp_path, database):
+    root = _migrations(tmp_path, SCRIPTS)
+    migrate_sql.migrate(pending.libpq_url(database), root)
+    before = _ledger(database)
+    assert migrate_sql.migrate(pending.libpq_url(database), root) == []
+    assert _ledger(database) == before
+    (root / "20250104000000_later").mkdir()
+    (root / "20250104000000_later" / "migration.sql").write_text('ALTER TABLE "Thing" ADD COLUMN later int;\n')
+    assert migrate_sql.migrate(pending.libpq_url(database), root) == ["20250104000000_later"]
+    assert _ledger(database)[:3] == before
+
+
+def test_a_rolled_back_migration_is_applied_again(tmp_path, database):
+    root = _migrations(tmp_path, {"20250101000000_init": 'CREATE TABLE "Thing" (id text);\n'})
+    migrate_sql.migrate(pending.libpq_url(database), root)
+    with psycopg.connect(database) as conn:
+        conn.execute('UPDATE "_prisma_migrations" SET rolled_back_at = now()')
+        conn.execute('DROP TABLE "Thing"')
+    assert migrate_sql.migrate(pending.libpq_url(database), root) == ["20250101000000_init"]
+    assert len(_ledger(database)) == 2
+
+
+def test_a_failed_migration_is_recorded_and_stops_the_next_run(tmp_path, database):
+    scripts = dict(SCRIPTS)
+    scripts["20250102000000_index things"] = 'CREATE TABLE "Half" (id int);\nSELECT no_such_function();\n'
+    root = _migrations(tmp_path, scripts)
+    with pytest.raises(SystemExit, match=r"migration 20250102000000_index things failed \(psql exit 3\): .*no_such_function"):
+        migrate_sql.migrate(pending.libpq_url(database), root)
+    rows = _ledger(database)
+    assert [(row[2], row[4] is None, row[7]) for row in rows] == [
+        ("20250101000000_init", False, 1), ("20250102000000_index things", True, 0)]
+    assert "no_such_function" in rows[1][6]  # the error, in the row's logs, as Prisma keeps it
+    assert "20250103000000_more" not in {row[2] for row in rows}  # nothing after the failure ran
+    # Still pending for the check; refused by the job until it is resolved (Prisma's P3009).
+    assert pending.applied_migrations(database) == {"20250101000000_init"}
+    with pytest.raises(SystemExit, match=f"the migration ledger holds a failed migration: 20250102000000_index things \\(id {rows[1][0]}\\)"):
+        migrate_sql.migrate(pending.libpq_url(database), root)
+    # Resolved as an operator would: the half-done work undone, the row marked rolled back, the script fixed.
+    with psycopg.connect(database) as conn:
+        conn.execute('DROP TABLE "Half"')
+        conn.execute('UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE id = %s', (rows[1][0],))
+    (root / "20250102000000_index things" / "migration.sql").write_text(SCRIPTS["20250102000000_index things"])
+    assert migrate_sql.migrate(pending.libpq_url(database), root) == [
+        "20250102000000_index things", "20250103000000_more"]
+    assert pending.applied_migrations(database) == set(SCRIPTS)
+
+
+def test_the_password_reaches_psql_through_its_environment_only(tmp_path, database, cluster, monkeypatch):
+    seen = []
+    real_run = subprocess.run
+
+    def spy(argv, **kwargs):
+        seen.append((argv, kwargs["env"]))
+        return real_run(argv, **kwargs)
+
+    monkeypatch.setattr(migrate_sql.subprocess, "run", spy)
+    monkeypatch.setenv("PGHOST", "elsewhere.invalid")  # nothing inherited overrides DATABASE_URL
+    root = _migrations(tmp_path, {"20250101000000_init": 'CREATE TABLE "Thing" (id text);\n'})
+    migrate_sql.migrate(pending.libpq_url(database + "?connection_limit=3&schema=public"), root)
+    (argv, env), = seen
+    assert cluster["password"] not in " ".join(argv)
+    assert env["PGPASSWORD"] == cluster["password"] and env["PGHOST"] == "127.0.0.1"
+    assert env["PGOPTIONS"] == '-c search_path="public"'
+    assert "DATABASE_URL" not in env
+
+
+def test_errors_name_what_is_wrong(tmp_path, cluster, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit, match="no DATABASE_URL in the environment"):
+        migrate_sql.main(["litellm-migrate-sql"])
+    empty = tmp_path / "none"
+    empty.mkdir()
+    with pytest.raises(SystemExit, match=f"no migrations in {empty}"):
+        migrate_sql.migrate(pending.libpq_url(cluster["url"] + "/postgres"), empty)
+    root = _migrations(tmp_path, {"20250101000000_init": "SELECT 1;\n"})
+    wrong = cluster["url"].replace(cluster["password"], "not-the-password") + "/postgres"
+    with pytest.raises(SystemExit, match="cannot connect to the database") as refused:
+        migrate_sql.migrate(pending.libpq_url(wrong), root)
+    assert "not-the-password" not in str(refused.value)
+
+
+def test_litellms_shipped_migrations_leave_nothing_pending(database):
+    """LiteLLM 1.108.7's own migrations (litellm-proxy-extras in .venv): all applied, the schema LiteLLM expects."""
+    import litellm_proxy_extras
+
+    root = Path(litellm_proxy_extras.__file__).parent / "migrations"
+    started = time.monotonic()
+    applied = migrate_sql.migrate(pending.libpq_url(database), root)
+    assert len(applied) > 100 and applied == pending.shipped_migrations(root)
+    assert pending.applied_migrations(database) == set(applied)
+    with psycopg.connect(database) as conn:
+        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"LiteLLM_VerificationToken", "LiteLLM_UserTable", "LiteLLM_TeamTable", "_prisma_migrations"} <= tables
+    assert time.monotonic() - started >= 0  # (timing is reported by pytest --durations, never asserted)
