@@ -70,7 +70,7 @@ def main():
     run(["molecule", "prepare", "-s", args.scenario])
     first, _ = timed(["molecule", "converge", "-s", args.scenario])
     inv = inventory(args.scenario)
-    site = ["ansible-playbook", "-i", inv, "extensions/molecule/resources/converge.yml"]
+    site = ["ansible-playbook", "-i", inv, "molecule/resources/converge.yml"]
     floor = ["ansible-playbook", "-i", inv, "benchmarks/floor.yml"]
     timed(site)  # warm-up
 

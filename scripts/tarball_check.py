@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = [
     "ansible.cfg", "site.yml", "Makefile", "requirements-dev.txt", "CHANGELOG.md",
     ".ci/*", ".collections/*", ".config/*", ".venv/*", ".cache/*", ".git/*", ".gitignore",
-    ".yamllint", ".ansible-lint", "scripts/*", "benchmarks/*", "extensions/*", "molecule/*",
+    ".yamllint", ".ansible-lint", "scripts/*", "benchmarks/*", "molecule/*",
     "inventories/demo/*", "*/vault.yml", "tests/output/*", "tests/unit/scripts/test_preflight.py",
     "tests/unit/scripts/test_stage.py",
     "docs/development.md", "docs/performance.md", "*/__pycache__/*", "*.pyc", "*.tar", "*.tar.gz",

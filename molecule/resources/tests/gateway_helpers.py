@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 PROJECT_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
-CONVERGE = PROJECT_DIR / "extensions" / "molecule" / "resources" / "converge.yml"
+CONVERGE = PROJECT_DIR / "molecule" / "resources" / "converge.yml"
 
 
 def api(host, gateway, method, path, body=None, key=None, timeout=60):
