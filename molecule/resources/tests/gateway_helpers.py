@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 
-PROJECT_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[4]))
+PROJECT_DIR = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 CONVERGE = PROJECT_DIR / "molecule" / "resources" / "converge.yml"
 
 

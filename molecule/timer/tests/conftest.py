@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or Path(__file__).resolve().parents[4])
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY") or Path(__file__).resolve().parents[3])
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

@@ -24,7 +24,11 @@ def run(inventory, *args):
 def gateways_inventory(tmp_path):
     inventory = tmp_path / "site"
     inventory.mkdir()
-    (inventory / "hosts.yml").write_text("gateways:\n  hosts:\n    gw1:\n      litellm_venv_version: '9.9.9'\n")
+    # The hash-locked requirements the wheelhouse downloads (litellm_venv_requirements_lock).
+    lock = tmp_path / "requirements-9.9.9.txt"
+    lock.write_text(f"litellm==9.9.9 --hash=sha256:{'0' * 64}\nprisma==0.11.0 --hash=sha256:{'1' * 64}\n")
+    (inventory / "hosts.yml").write_text(
+        f"gateways:\n  hosts:\n    gw1:\n      litellm_venv_version: '9.9.9'\n      litellm_venv_requirements_lock: {lock}\n")
     return inventory
 
 
@@ -50,3 +54,11 @@ def test_an_inventory_without_gateways_is_refused_by_name(tmp_path):
     result = run(inventory, "--check")
     assert result.returncode != 0
     assert "The inventory has no host in the group 'gateways'" in " ".join(result.stdout.split())
+
+
+def test_a_lock_that_does_not_pin_the_version_is_refused(tmp_path):
+    inventory = gateways_inventory(tmp_path)
+    (tmp_path / "requirements-9.9.9.txt").write_text(f"litellm==1.0.0 --hash=sha256:{'0' * 64}\n")
+    result = run(inventory, "--check")
+    assert result.returncode == 2, result.stdout
+    assert "must be a hash-locked requirements file pinning litellm==9.9.9" in " ".join(result.stdout.split())

@@ -109,7 +109,7 @@ def test_the_sql_method_and_the_archives_engines(tmp_path):
         assert "Environment=PRISMA_QUERY_ENGINE_BINARY=/opt/sacred-brain/prisma/wasm-engine/query-engine" in lines
         assert "Environment=PRISMA_SCHEMA_ENGINE_BINARY=/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub" in lines
     exec_start = [line for line in directives(migrate) if line.startswith("ExecStart=")]
-    assert exec_start == ["ExecStart=/opt/sacred-brain/.venv/bin/python /usr/local/sbin/litellm-migrate-sql"]
+    assert exec_start == ["ExecStart=/opt/sacred-brain/.venv/bin/python \"/usr/local/sbin/litellm-migrate-sql\""]
     assert "Environment=DISABLE_SCHEMA_UPDATE=true" in directives(proxy)
     # Prisma's own engines when none is named.
     (tmp_path / "default").mkdir()
