@@ -37,12 +37,15 @@ CHECK_JOBS ?= 2
 # of its own, built once and cached under $SACRED_BRAIN_CACHE
 # (scripts/core-venv.sh):
 #   matrix-oldest  ansible-core 2.16.0 on .venv's Python: syntax check of every
-#                  playbook, the unit tests, the module integration tests
-#                  against the stand-in
+#                  playbook, the unit tests that depend on ansible-core, the
+#                  module integration tests against the stand-in, and
+#                  site.yml --check --diff against a fresh Debian 13 container
+#                  (scripts/matrix-site-check.sh)
 #   matrix-newest  ansible-core 2.21.5 on Python 3.13 (2.20 and later need 3.12
 #                  or newer; pyenv's on the build machines): syntax check, the
 #                  unit tests of the modules, module_utils and filters (LiteLLM,
-#                  which the stand-in needs, is not installed for that Python)
+#                  which the stand-in needs, is not installed for that Python),
+#                  site.yml --check --diff as above
 ANSIBLE_CORE_OLDEST := 2.16.0
 ANSIBLE_CORE_NEWEST := 2.21.5
 ANSIBLE_CORE_NEWEST_PYTHON := 3.13
@@ -60,8 +63,8 @@ CHECK_STAGES := lint syntax docs unit integration-standin tarball-check
 TEST_STAGES := $(filter-out integration-standin,$(CHECK_STAGES)) matrix-oldest matrix-newest sanity units ee runner \
   integration images $(addprefix molecule-,$(SCENARIOS))
 # The order in which the lanes pick stages up: the longest first.
-TEST_ORDER := images $(filter molecule-fleet molecule-database,$(addprefix molecule-,$(SCENARIOS))) \
-              $(filter-out images molecule-fleet molecule-database,$(TEST_STAGES))
+TEST_LONGEST := images $(filter molecule-fleet molecule-database,$(addprefix molecule-,$(SCENARIOS))) integration
+TEST_ORDER := $(TEST_LONGEST) $(filter-out $(TEST_LONGEST),$(TEST_STAGES))
 
 .PHONY: deps demo check test venv images lint syntax docs unit integration-standin integration molecule \
         benchmark clean stages-check stages-test matrix tarball-check sanity units ee runner
@@ -99,7 +102,8 @@ test:
 stages-check: $(addprefix stage-,$(CHECK_STAGES))
 stages-test: $(addprefix stage-,$(TEST_ORDER))
 # Every scenario runs on the images; the rest of make test does not need them.
-$(addprefix stage-molecule-,$(SCENARIOS)): | stage-images
+# The scenarios and the matrix's site.yml --check start containers of the images.
+$(addprefix stage-molecule-,$(SCENARIOS)) stage-matrix-oldest stage-matrix-newest: | stage-images
 stage-%:
 	@scripts/stage.sh run $* $(MAKE) --no-print-directory $*
 
@@ -156,14 +160,17 @@ matrix-oldest: venv
 	  python -c 'import ansible, sys; print("ansible-core", ansible.__version__, "on Python", sys.version.split()[0]); sys.exit(ansible.__version__ != "$(ANSIBLE_CORE_OLDEST)")' && \
 	  ansible-playbook --syntax-check -i inventories/demo site.yml playbooks/*.yml >/dev/null && echo "syntax check: ok" && \
 	  env -u LITELLM_TEST_URL -u LITELLM_TEST_MASTER_KEY LITELLM_REAL_API=0 \
-	    python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(MATRIX_OLDEST_TESTS)
+	    python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(MATRIX_OLDEST_TESTS) && \
+	  scripts/matrix-site-check.sh
 matrix-newest: venv
 	@core=$$(scripts/core-venv.sh $(ANSIBLE_CORE_NEWEST) $(ANSIBLE_CORE_NEWEST_PYTHON)) && \
 	  export PATH=$$core/bin:$$PATH && \
 	  python -c 'import ansible, sys; print("ansible-core", ansible.__version__, "on Python", sys.version.split()[0]); sys.exit(ansible.__version__ != "$(ANSIBLE_CORE_NEWEST)")' && \
 	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections:$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
 	    ansible-playbook --syntax-check -i inventories/demo site.yml playbooks/*.yml >/dev/null && echo "syntax check: ok" && \
-	  python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(MATRIX_NEWEST_TESTS)
+	  python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(MATRIX_NEWEST_TESTS) && \
+	  ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.collections:$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+	    scripts/matrix-site-check.sh
 
 # The built tarball holds what ships and nothing development-only.
 tarball-check: venv
