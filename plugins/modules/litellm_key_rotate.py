@@ -627,12 +627,14 @@ class Rotator:
                     and expires - self.now <= datetime.timedelta(days=p['renew_within_days']):
                 self.renewing[group.alias] = format_time(expires)
                 return ('rotate', holder, None, False)
-            if p['older_than_days'] is not None and p['older_than_days'] > 0:
-                born = parse_time(key_rotation(holder).get('rotated_at')) or parse_time(holder.get('created_at'))
-                if born is None:
-                    return ('skip', 'age unknown (no created_at)')
-                if self.now - born < datetime.timedelta(days=p['older_than_days']):
-                    return ('not_due',)
+            if p['older_than_days'] is not None:
+                # older_than_days=0 makes every selected key due, renewal window or not.
+                if p['older_than_days'] > 0:
+                    born = parse_time(key_rotation(holder).get('rotated_at')) or parse_time(holder.get('created_at'))
+                    if born is None:
+                        return ('skip', 'age unknown (no created_at)')
+                    if self.now - born < datetime.timedelta(days=p['older_than_days']):
+                        return ('not_due',)
             elif p['renew_within_days'] is not None:
                 return ('not_due',)
             return ('rotate', holder, None, False)

@@ -60,13 +60,13 @@ def test_each_kind_is_flagged_and_nothing_else():
 
 
 def test_checks_that_are_not_asked_for_are_not_made():
-    found, _ = findings(key("stray", max_budget=None, created_at="2020-01-01T00:00:00Z"), declared=None,
+    found, _result = findings(key("stray", max_budget=None, created_at="2020-01-01T00:00:00Z"), declared=None,
                         unused_days=None, older_than_days=None, expiring_within_days=None, alias_pattern="")
     assert found == {"stray": ["no_budget"]}
 
 
 def test_markdown_table_escapes_and_never_holds_more_than_the_token_prefix():
-    _, result = findings(key("a|b"))
+    _found, result = findings(key("a|b"))
     md = result["markdown"]
     assert "| a\\|b | " in md and "a|b".ljust(64, "0") not in md
     assert md.splitlines()[0] == "# LiteLLM key audit"

@@ -184,7 +184,7 @@ def test_the_password_reaches_psql_through_its_environment_only(tmp_path, databa
 
     def spy(argv, **kwargs):
         seen.append((argv, kwargs["env"]))
-        return real_run(argv, **kwargs)
+        return real_run(argv, check=kwargs.pop("check", False), **kwargs)
 
     monkeypatch.setattr(migrate_sql.subprocess, "run", spy)
     monkeypatch.setenv("PGHOST", "elsewhere.invalid")  # nothing inherited overrides DATABASE_URL

@@ -100,7 +100,7 @@ def test_offline_prisma_uses_the_supplied_cache(tmp_path):
 
 
 def test_the_sql_method_and_the_archives_engines(tmp_path):
-    proxy, migrate, _ = render(tmp_path, **NATIVE_DB, litellm_database_migrate_method="sql",
+    proxy, migrate, _marker = render(tmp_path, **NATIVE_DB, litellm_database_migrate_method="sql",
                                litellm_prisma_engines_archive="/srv/prisma/prisma-engines-wasm.tar.gz",
                                litellm_prisma_query_engine_binary="/opt/sacred-brain/prisma/wasm-engine/query-engine",
                                litellm_prisma_schema_engine_binary="/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub")
@@ -113,7 +113,7 @@ def test_the_sql_method_and_the_archives_engines(tmp_path):
     assert "Environment=DISABLE_SCHEMA_UPDATE=true" in directives(proxy)
     # Prisma's own engines when none is named.
     (tmp_path / "default").mkdir()
-    proxy, migrate, _ = render(tmp_path / "default", **NATIVE_DB)
+    proxy, migrate, _marker = render(tmp_path / "default", **NATIVE_DB)
     assert "PRISMA_QUERY_ENGINE_BINARY" not in proxy + migrate and "PRISMA_SCHEMA_ENGINE_BINARY" not in proxy + migrate
 
 

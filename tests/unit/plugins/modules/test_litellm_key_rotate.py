@@ -582,6 +582,16 @@ def test_renewal_or_age_whichever_comes_first(api, run_module):
     assert sorted((e['alias'], e['renewed']) for e in out['rotated']) == [('old', False), ('soon', True)]
 
 
+def test_older_than_zero_rotates_every_selected_key_whatever_the_renewal_window(api, run_module):
+    # rotate_keys.yml -e litellm_keys_rotation_older_than_days=0 (the role passes its
+    # renewal window too): a key created a minute ago, far from expiry, is rotated now.
+    seed(api, 'fresh', metadata={'lifetime': 'never'}, created_at=at(days=0), expires=None)
+    rc, out = rotate(run_module, key_aliases=['fresh'], older_than_days=0, renew_within_days=14)
+    assert rc == 0, out
+    assert [(e['alias'], e['renewed']) for e in out['rotated']] == [('fresh', False)]
+    assert out['not_due'] == 0
+
+
 @pytest.mark.parametrize('name', ['renew_within_days', 'older_than_days'])
 def test_negative_windows_are_refused(api, run_module, name):
     rc, out = rotate(run_module, key_alias='openwebui', **{name: -1})
