@@ -61,7 +61,7 @@ def test_each_kind_is_flagged_and_nothing_else():
 
 def test_checks_that_are_not_asked_for_are_not_made():
     found, _result = findings(key("stray", max_budget=None, created_at="2020-01-01T00:00:00Z"), declared=None,
-                        unused_days=None, older_than_days=None, expiring_within_days=None, alias_pattern="")
+                              unused_days=None, older_than_days=None, expiring_within_days=None, alias_pattern="")
     assert found == {"stray": ["no_budget"]}
 
 

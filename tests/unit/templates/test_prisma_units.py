@@ -101,9 +101,9 @@ def test_offline_prisma_uses_the_supplied_cache(tmp_path):
 
 def test_the_sql_method_and_the_archives_engines(tmp_path):
     proxy, migrate, _marker = render(tmp_path, **NATIVE_DB, litellm_database_migrate_method="sql",
-                               litellm_prisma_engines_archive="/srv/prisma/prisma-engines-wasm.tar.gz",
-                               litellm_prisma_query_engine_binary="/opt/sacred-brain/prisma/wasm-engine/query-engine",
-                               litellm_prisma_schema_engine_binary="/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub")
+                                     litellm_prisma_engines_archive="/srv/prisma/prisma-engines-wasm.tar.gz",
+                                     litellm_prisma_query_engine_binary="/opt/sacred-brain/prisma/wasm-engine/query-engine",
+                                     litellm_prisma_schema_engine_binary="/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub")
     for unit in (proxy, migrate):
         lines = directives(unit)
         assert "Environment=PRISMA_QUERY_ENGINE_BINARY=/opt/sacred-brain/prisma/wasm-engine/query-engine" in lines
