@@ -208,6 +208,75 @@ def _check_fleet(values, problems):
         )
 
 
+SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+HAPROXY_TIME = re.compile(r"^[0-9]+(us|ms|s|m|h|d)?$")
+
+
+def _check_balancer(values, problems):
+    """Rules of the litellm_balancer role (only when its variables are given)."""
+    if "litellm_balancer_bind_address" not in values:
+        return
+    address = str(values.get("litellm_balancer_bind_address") or "")
+    public_ok = values.get("litellm_balancer_allow_public_bind")
+    if address in WILDCARDS or address == "":
+        if not public_ok:
+            problems.append(
+                f"litellm_balancer_bind_address '{address}' listens on every interface; give a private address, "
+                "or set litellm_balancer_allow_public_bind: true"
+            )
+    else:
+        try:
+            parsed = ipaddress.ip_address(address)
+            if not (parsed.is_private or parsed.is_loopback) and not public_ok:
+                problems.append(
+                    f"litellm_balancer_bind_address '{address}' is a public address (plain HTTP); "
+                    "set litellm_balancer_allow_public_bind: true if clients must reach it there"
+                )
+        except ValueError:
+            problems.append(f"litellm_balancer_bind_address '{address}' is not an IP address")
+    port = values.get("litellm_balancer_bind_port")
+    if not _is_int(port) or not 1 <= port <= 65535:
+        problems.append(f"litellm_balancer_bind_port must be between 1 and 65535, got {port}")
+    servers = values.get("litellm_balancer_servers")
+    if not isinstance(servers, list) or not servers:
+        problems.append(
+            "the balancer has no gateway: set litellm_balancer_servers, or put hosts in the "
+            f"'{values.get('litellm_balancer_gateway_group')}' group (litellm_balancer_gateway_group)"
+        )
+    else:
+        names = []
+        for index, server in enumerate(servers):
+            where = f"litellm_balancer_servers[{index}]"
+            if not isinstance(server, dict):
+                problems.append(f"{where} must be a mapping with name, address and port")
+                continue
+            name = str(server.get("name") or "")
+            if not SERVER_NAME.match(name):
+                problems.append(f"{where}.name must be the gateway's inventory_hostname (letters, digits, _ . : -), got '{name}'")
+            names.append(name)
+            if not SERVER_NAME.match(str(server.get("address") or "")):
+                problems.append(f"{where}.address must be a host name or an IP address, got '{server.get('address')}'")
+            server_port = server.get("port")
+            if not _is_int(server_port) or not 1 <= server_port <= 65535:
+                problems.append(f"{where}.port must be between 1 and 65535, got {server_port}")
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            problems.append(f"litellm_balancer_servers names {duplicates[0]} more than once")
+    path = values.get("litellm_balancer_health_path")
+    if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() for c in path):
+        problems.append(f"litellm_balancer_health_path must be a path such as /health/liveliness, got '{path}'")
+    for name in ("litellm_balancer_check_interval", "litellm_balancer_timeout_connect",
+                 "litellm_balancer_timeout_client", "litellm_balancer_timeout_server"):
+        value = values.get(name)
+        if not isinstance(value, str) or not HAPROXY_TIME.match(value):
+            problems.append(f"{name} must be an HAProxy time such as 2s or 10m, got '{value}'")
+    for name in ("litellm_balancer_check_rise", "litellm_balancer_check_fall", "litellm_balancer_maxconn",
+                 "litellm_balancer_drain_timeout", "litellm_balancer_enable_timeout", "litellm_balancer_wait_interval"):
+        value = values.get(name)
+        if not _is_int(value) or value < 1:
+            problems.append(f"{name} must be at least 1, got {value}")
+
+
 def litellm_scaleout_problems(provided, options):
     """Return a list of problems with the Redis and fleet inputs."""
     values = {name: spec["default"] for name, spec in (options or {}).items()
@@ -216,6 +285,7 @@ def litellm_scaleout_problems(provided, options):
     problems = []
     _check_redis(values, problems)
     _check_fleet(values, problems)
+    _check_balancer(values, problems)
     return problems
 
 
