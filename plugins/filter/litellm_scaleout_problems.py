@@ -56,6 +56,14 @@ REDIS_MEMORY = re.compile(r"^[0-9]+([kmg]b?|b)?$", re.IGNORECASE)
 REDIS_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$")
 WILDCARDS = {"0.0.0.0", "*", "::", "-::*", "::*"}
 NUM_WORKERS = re.compile(r"^--num_workers(?:=(.*))?$")
+# Private networks: RFC 1918, shared address space, link-local, ULA. Python's
+# is_private also counts documentation ranges, which are not.
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
+
+
+def _is_private(address):
+    return address.is_loopback or any(address.version == net.version and address in net for net in PRIVATE_NETWORKS)
 
 
 def _is_int(value):
@@ -134,7 +142,7 @@ def _check_redis(values, problems):
             except ValueError:
                 problems.append(f"litellm_redis_bind entry '{text}' is not an IP address")
                 continue
-            if not (parsed.is_private or parsed.is_loopback) and not values.get("litellm_redis_allow_public_bind"):
+            if not _is_private(parsed) and not values.get("litellm_redis_allow_public_bind"):
                 problems.append(
                     f"litellm_redis_bind entry '{text}' is a public address; list private addresses, "
                     "or set litellm_redis_allow_public_bind: true and firewall the port"
@@ -227,7 +235,7 @@ def _check_balancer(values, problems):
     else:
         try:
             parsed = ipaddress.ip_address(address)
-            if not (parsed.is_private or parsed.is_loopback) and not public_ok:
+            if not _is_private(parsed) and not public_ok:
                 problems.append(
                     f"litellm_balancer_bind_address '{address}' is a public address (plain HTTP); "
                     "set litellm_balancer_allow_public_bind: true if clients must reach it there"
