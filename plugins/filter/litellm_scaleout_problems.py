@@ -147,6 +147,19 @@ def _check_redis(values, problems):
                     f"litellm_redis_bind entry '{text}' is a public address; list private addresses, "
                     "or set litellm_redis_allow_public_bind: true and firewall the port"
                 )
+    # A compose proxy runs on a bridge network: the host's loopback is not its own.
+    if values.get("litellm_deploy_mode") == "compose" and isinstance(bind, list) and bind:
+        effective = host or str(bind[0]).lstrip("-")
+        try:
+            loopback = ipaddress.ip_address(effective).is_loopback
+        except ValueError:
+            loopback = effective == "localhost"
+        if loopback:
+            problems.append(
+                f"litellm_redis_mode 'native' with litellm_deploy_mode: compose: the proxy container cannot reach "
+                f"Redis at '{effective}' (the host's loopback); bind a private address of the host first in "
+                "litellm_redis_bind, or set litellm_redis_host to it"
+            )
     memory = values.get("litellm_redis_maxmemory")
     if not isinstance(memory, str) or not REDIS_MEMORY.match(memory):
         problems.append(f"litellm_redis_maxmemory must be a Redis memory size such as 256mb or 1gb, got '{memory}'")

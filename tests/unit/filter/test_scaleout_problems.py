@@ -166,6 +166,14 @@ def test_bad_redis_input_is_named(overrides, expected):
     assert any(expected in message for message in found), found
 
 
+def test_native_redis_on_loopback_is_refused_for_a_compose_proxy():
+    native = {"litellm_redis_mode": "native", "litellm_redis_password": PASSWORD}
+    found = gateway(litellm_deploy_mode="compose", **native)
+    assert len(found) == 1 and "the proxy container cannot reach Redis at '127.0.0.1'" in found[0]
+    assert gateway(litellm_deploy_mode="venv", **native) == []
+    assert gateway(litellm_deploy_mode="compose", litellm_redis_bind=["10.0.0.5", "127.0.0.1"], **native) == []
+
+
 def test_redis_names_in_extra_env_are_refused():
     found = gateway(litellm_env_extra={"REDIS_HOST": "10.0.0.9"}, **REDIS)
     assert found == ["litellm_env_extra.REDIS_HOST is managed by litellm_redis_* (REDIS_* names are written from them)"]
