@@ -231,3 +231,12 @@ def test_without_redis_config_has_no_redis(tmp_path):
     assert "coordination_redis" not in config["general_settings"]
     assert "use_redis_transaction_buffer" not in config["general_settings"]
     assert "REDIS_" not in files["litellm.env"]
+
+
+def test_config_validate_refuses_a_literal_redis_password(tmp_path):
+    # An operator's own router_settings with the password in clear: config.yaml's
+    # validate command keeps the file from being written.
+    result, out = run(tmp_path, **{**NATIVE, "litellm_config_router_settings": {"redis_password": PASSWORD}})
+    assert result.returncode != 0
+    assert "a Redis password not from env" in result.stdout + result.stderr
+    assert not (out / "config.yaml").exists()
