@@ -49,8 +49,11 @@ case "$command" in
         [ -n "$candidate" ] && "$candidate" -c '' 2>/dev/null && { interpreter=$candidate; break; }
       done
       [ -n "$interpreter" ] || continue
-      ansible-test sanity --venv --python "$version" --python-interpreter "$interpreter" --color no \
-        --test compile --test import "$@" || rc=1
+      # Its own interpreter first on PATH: ansible-test runs pythonX.Y by name
+      # too, and pyenv's shim for a version that is not pyenv's global fails.
+      PATH="${interpreter%/*}:$PATH" \
+        ansible-test sanity --venv --python "$version" --python-interpreter "$interpreter" --color no \
+          --test compile --test import "$@" || rc=1
       ran+=" $version (compile, import)"
     done
     echo "ansible-test sanity ran on Python$ran"
