@@ -204,6 +204,14 @@ def litellm_security_problems(provided, options):
                 )
 
     _check_database_url(values, problems)
+    if values.get("litellm_database_mode") in ("native", "compose") and values.get("litellm_database_password"):
+        # database.env is the compose db service's env file too.
+        _check_env_value("litellm_database_password", values.get("litellm_database_password"), problems)
+    if values.get("litellm_database_mode") == "compose" and values.get("litellm_database_user") == "postgres":
+        problems.append(
+            "litellm_database_user may not be postgres in compose mode: postgres is the database cluster's "
+            "superuser, and the proxy's role must not be (F8); use a role of its own such as litellm"
+        )
 
     for variable in UNIT_PATHS:
         value = values.get(variable)

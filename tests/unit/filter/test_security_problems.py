@@ -149,3 +149,17 @@ def test_public_listen_needs_tls_or_an_acknowledged_tls_proxy():
     assert problems(**public, litellm_tls_certfile="/etc/litellm/tls.crt") == [
         "litellm_tls_certfile and litellm_tls_keyfile go together: set both or neither"]
     assert problems(litellm_listen_address="127.0.0.1") == []
+
+
+def test_the_compose_proxy_role_may_not_be_the_superuser():
+    """F8: postgres is the compose cluster's superuser; the proxy's role must be another."""
+    found = problems(litellm_database_mode="compose", litellm_database_user="postgres")
+    assert len(found) == 1 and found[0].startswith("litellm_database_user may not be postgres"), found
+    assert problems(litellm_database_mode="native", litellm_database_user="postgres") == []
+    assert problems(litellm_database_mode="compose", litellm_database_user="litellm") == []
+
+
+def test_a_database_password_env_files_would_change_is_refused():
+    found = problems(litellm_database_mode="compose", litellm_database_password="pw$HOME-0123456789")
+    assert len(found) == 1 and found[0].startswith("litellm_database_password"), found
+    assert "pw$HOME" not in found[0]
