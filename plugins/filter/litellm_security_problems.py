@@ -176,6 +176,34 @@ def _check_public_listen(values, problems):
         )
 
 
+SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")
+
+
+def _check_integrity(values, deploy_mode, problems):
+    """Archives, keys and repositories whose content is trusted on the host (F26)."""
+    for variable in ("litellm_venv_wheelhouse_archive_checksum",):
+        value = str(values.get(variable) or "")
+        if value and not SHA256_HEX.match(value):
+            problems.append(f"{variable} must be a sha256 in hex (64 characters)")
+    if values.get("litellm_prisma_engines_archive") and not values.get("litellm_prisma_engines_archive_checksum"):
+        problems.append(
+            "litellm_prisma_engines_archive needs litellm_prisma_engines_archive_checksum (sha256sum of the "
+            "archive): offline Prisma runs with PRISMA_ENGINES_CHECKSUM_IGNORE_MISSING=1, so the archive's checksum "
+            "is the only thing that vouches for the engines in it"
+        )
+    if deploy_mode == "compose" and values.get("litellm_compose_docker_install") == "docker_repo":
+        for variable in ("litellm_compose_docker_repo_url", "litellm_compose_docker_repo_key_url"):
+            url = str(values.get(variable) or "")
+            if url and not url.startswith("https://"):
+                problems.append(f"{variable} must be an https:// URL: apt would trust what it serves")
+        fingerprint = re.sub(r"\s", "", str(values.get("litellm_compose_docker_repo_key_fingerprint") or ""))
+        if not re.fullmatch(r"[0-9A-Fa-f]{40}", fingerprint):
+            problems.append(
+                "litellm_compose_docker_repo_key_fingerprint must be the 40 hex digits of Docker's signing key "
+                "(gpg --show-keys KEYFILE); the repository is added only with the key that has it"
+            )
+
+
 def litellm_security_problems(provided, options):
     """Return a list of security problems with the gateway roles' inputs."""
     values = {name: spec["default"] for name, spec in options.items() if isinstance(spec, dict) and "default" in spec}
@@ -236,6 +264,7 @@ def litellm_security_problems(provided, options):
                 "litellm_compose_image has no @sha256 digest while litellm_compose_require_digest is true: "
                 "a tag can be re-pushed; pin the digest you reviewed"
             )
+    _check_integrity(values, deploy_mode, problems)
     project = values.get("litellm_compose_project_name")
     if isinstance(project, str) and not PROJECT_NAME.match(project):
         problems.append("litellm_compose_project_name may hold only lower-case letters, digits, _ and -")

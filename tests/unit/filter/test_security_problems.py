@@ -163,3 +163,27 @@ def test_a_database_password_env_files_would_change_is_refused():
     found = problems(litellm_database_mode="compose", litellm_database_password="pw$HOME-0123456789")
     assert len(found) == 1 and found[0].startswith("litellm_database_password"), found
     assert "pw$HOME" not in found[0]
+
+
+@pytest.mark.parametrize("overrides,start", [
+    ({"litellm_venv_wheelhouse_archive_checksum": "abc"}, "litellm_venv_wheelhouse_archive_checksum must be a sha256"),
+    ({"litellm_prisma_engines_archive": "/srv/prisma.tar.gz"}, "litellm_prisma_engines_archive needs"),
+    ({"litellm_compose_docker_install": "docker_repo",
+      "litellm_compose_docker_repo_url": "http://download.docker.com/linux/debian"},
+     "litellm_compose_docker_repo_url must be an https:// URL"),
+    ({"litellm_compose_docker_install": "docker_repo", "litellm_compose_docker_repo_key_url": "http://mirror/gpg"},
+     "litellm_compose_docker_repo_key_url must be an https:// URL"),
+    ({"litellm_compose_docker_install": "docker_repo", "litellm_compose_docker_repo_key_fingerprint": "0EBFCD88"},
+     "litellm_compose_docker_repo_key_fingerprint must be the 40 hex digits"),
+])
+def test_unverified_archives_keys_and_repositories_are_refused(overrides, start):
+    """F26: every archive or key the host trusts is pinned, and fetched over HTTPS."""
+    found = problems(**overrides)
+    assert len(found) == 1 and found[0].startswith(start), found
+
+
+def test_pinned_archives_and_the_default_docker_key_pass():
+    assert problems(litellm_venv_wheelhouse_archive_checksum="A" * 64,
+                    litellm_prisma_engines_archive="/srv/prisma.tar.gz",
+                    litellm_prisma_engines_archive_checksum="b" * 64,
+                    litellm_compose_docker_install="docker_repo") == []
