@@ -257,13 +257,20 @@ def litellm_security_problems(provided, options):
         image = values.get(variable)
         if deploy_mode == "compose" and isinstance(image, str) and image and not IMAGE_REFERENCE.match(image):
             problems.append(f"{variable} is not a plain image reference (registry/name:tag[@sha256:digest])")
-    if deploy_mode == "compose" and values.get("litellm_compose_require_digest") and "litellm_compose_image" in values:
-        image = values.get("litellm_compose_image")
-        if isinstance(image, str) and "@sha256:" not in image:
+    digest_images = ["litellm_compose_image"] + (
+        ["litellm_database_image"] if values.get("litellm_database_mode") == "compose" else [])
+    for variable in digest_images:
+        image = values.get(variable)
+        if (deploy_mode == "compose" and values.get("litellm_compose_require_digest") and isinstance(image, str)
+                and "@sha256:" not in image):
             problems.append(
-                "litellm_compose_image has no @sha256 digest while litellm_compose_require_digest is true: "
+                f"{variable} has no @sha256 digest while litellm_compose_require_digest is true: "
                 "a tag can be re-pushed; pin the digest you reviewed"
             )
+    for variable in ("litellm_compose_image_archive_sha256", "litellm_database_image_archive_sha256"):
+        value = str(values.get(variable) or "")
+        if value and not SHA256_HEX.match(value):
+            problems.append(f"{variable} must be a sha256 in hex (64 characters)")
     _check_integrity(values, deploy_mode, problems)
     project = values.get("litellm_compose_project_name")
     if isinstance(project, str) and not PROJECT_NAME.match(project):

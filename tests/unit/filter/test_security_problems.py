@@ -187,3 +187,22 @@ def test_pinned_archives_and_the_default_docker_key_pass():
                     litellm_prisma_engines_archive="/srv/prisma.tar.gz",
                     litellm_prisma_engines_archive_checksum="b" * 64,
                     litellm_compose_docker_install="docker_repo") == []
+
+
+def test_the_database_image_needs_a_digest_too_when_asked():
+    """F10: litellm_compose_require_digest covers the compose database's image as well."""
+    pinned = "ghcr.io/berriai/litellm:v1.108.7-stable@sha256:" + "a" * 64
+    found = problems(litellm_compose_require_digest=True, litellm_compose_image=pinned,
+                     litellm_database_mode="compose", litellm_database_image="postgres:16.10-bookworm")
+    assert len(found) == 1 and found[0].startswith("litellm_database_image has no @sha256 digest"), found
+    assert problems(litellm_compose_require_digest=True, litellm_compose_image=pinned, litellm_database_mode="compose",
+                    litellm_database_image="postgres:16.10-bookworm@sha256:" + "b" * 64) == []
+    # Without a compose database its image is not used.
+    assert problems(litellm_compose_require_digest=True, litellm_compose_image=pinned) == []
+
+
+@pytest.mark.parametrize("variable", ["litellm_compose_image_archive_sha256", "litellm_database_image_archive_sha256"])
+def test_an_image_archive_checksum_must_be_a_sha256(variable):
+    found = problems(**{variable: "not-a-sha256"})
+    assert found == [f"{variable} must be a sha256 in hex (64 characters)"]
+    assert problems(**{variable: "C" * 64}) == []
