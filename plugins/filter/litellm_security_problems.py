@@ -174,6 +174,31 @@ def _check_public_listen(values, problems):
             "over plain HTTP: set litellm_tls_certfile and litellm_tls_keyfile, or litellm_behind_tls_proxy: true "
             "when a TLS proxy on this host terminates TLS"
         )
+    _check_admin_ui(values, address, problems)
+
+
+def _truthy(value):
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _check_admin_ui(values, address, problems):
+    """A public listen serves LiteLLM's admin UI, whose login is admin / the master key unless UI_PASSWORD is
+    set (F25): it must be switched off or given credentials of its own."""
+    env = {}
+    for variable in ("litellm_env_extra", "litellm_env_provider_keys"):
+        if isinstance(values.get(variable), dict):
+            env.update(values[variable])
+    general = values.get("litellm_config_general_settings")
+    general = general if isinstance(general, dict) else {}
+    if (_truthy(env.get("DISABLE_ADMIN_UI", "")) or env.get("UI_PASSWORD")
+            or _truthy(general.get("disable_env_credential_login", ""))):
+        return
+    problems.append(
+        f"litellm_listen_address '{address}' is public and LiteLLM's admin UI (/ui) would accept the user admin with "
+        "the master key as its password: set litellm_env_extra.DISABLE_ADMIN_UI: 'True', or give the UI its own "
+        "password (litellm_env_provider_keys.UI_PASSWORD), or set "
+        "litellm_config_general_settings.disable_env_credential_login: true"
+    )
 
 
 SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")

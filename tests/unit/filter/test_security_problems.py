@@ -141,7 +141,8 @@ def test_a_digest_is_required_when_asked():
 
 
 def test_public_listen_needs_tls_or_an_acknowledged_tls_proxy():
-    public = {"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True}
+    public = {"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True,
+              "litellm_env_extra": {"DISABLE_ADMIN_UI": "True"}}
     found = problems(**public)
     assert len(found) == 1 and "plain HTTP" in found[0] and "litellm_behind_tls_proxy" in found[0]
     assert problems(**public, litellm_behind_tls_proxy=True) == []
@@ -206,3 +207,26 @@ def test_an_image_archive_checksum_must_be_a_sha256(variable):
     found = problems(**{variable: "not-a-sha256"})
     assert found == [f"{variable} must be a sha256 in hex (64 characters)"]
     assert problems(**{variable: "C" * 64}) == []
+
+
+PUBLIC_TLS = {"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True,
+              "litellm_behind_tls_proxy": True}
+
+
+def test_public_listen_with_the_admin_ui_on_the_master_key_is_refused():
+    """F25: on a public listen /ui must be off or have credentials other than admin / the master key."""
+    found = problems(**PUBLIC_TLS)
+    assert len(found) == 1 and "admin UI (/ui)" in found[0] and "DISABLE_ADMIN_UI" in found[0], found
+    # Loopback: the UI is reachable from the host only.
+    assert problems(litellm_behind_tls_proxy=True) == []
+
+
+@pytest.mark.parametrize("overrides", [
+    {"litellm_env_extra": {"DISABLE_ADMIN_UI": "True"}},
+    {"litellm_env_provider_keys": {"OPENAI_API_KEY": "sk-provider-value", "UI_PASSWORD": "Zq8vW2nLk4Rt9YbX1cPm"}},
+    {"litellm_config_general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY",
+                                         "disable_env_credential_login": True}},
+], ids=["disabled", "own-password", "no-env-login"])
+def test_public_listen_with_the_admin_ui_off_or_its_own_password_passes(overrides):
+    found = problems(**PUBLIC_TLS, **overrides)
+    assert found == [], found
