@@ -229,6 +229,23 @@ def _check_integrity(values, deploy_mode, problems):
             )
 
 
+def _check_backup_key(values, problems):
+    """The dumps' encryption key must be a public key: the private one never belongs on the gateway (F20)."""
+    key = values.get("litellm_database_backup_gpg_public_key") or ""
+    if not isinstance(key, str) or not key:
+        return
+    if "PRIVATE KEY" in key:
+        problems.append(
+            "litellm_database_backup_gpg_public_key holds a private key: give the public key only "
+            "(gpg --armor --export KEYID) and keep the private key off the gateway"
+        )
+    elif "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in key:
+        problems.append(
+            "litellm_database_backup_gpg_public_key must be an ASCII-armored OpenPGP public key "
+            "(gpg --armor --export KEYID)"
+        )
+
+
 def litellm_security_problems(provided, options):
     """Return a list of security problems with the gateway roles' inputs."""
     values = {name: spec["default"] for name, spec in options.items() if isinstance(spec, dict) and "default" in spec}
@@ -297,6 +314,7 @@ def litellm_security_problems(provided, options):
         if value and not SHA256_HEX.match(value):
             problems.append(f"{variable} must be a sha256 in hex (64 characters)")
     _check_integrity(values, deploy_mode, problems)
+    _check_backup_key(values, problems)
     project = values.get("litellm_compose_project_name")
     if isinstance(project, str) and not PROJECT_NAME.match(project):
         problems.append("litellm_compose_project_name may hold only lower-case letters, digits, _ and -")

@@ -230,3 +230,18 @@ def test_public_listen_with_the_admin_ui_on_the_master_key_is_refused():
 def test_public_listen_with_the_admin_ui_off_or_its_own_password_passes(overrides):
     found = problems(**PUBLIC_TLS, **overrides)
     assert found == [], found
+
+
+@pytest.mark.parametrize("key,start", [
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nxyz\n-----END PGP PRIVATE KEY BLOCK-----",
+     "litellm_database_backup_gpg_public_key holds a private key"),
+    ("age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+     "litellm_database_backup_gpg_public_key must be an ASCII-armored OpenPGP public key"),
+])
+def test_the_backup_key_must_be_an_openpgp_public_key(key, start):
+    """F20: only a public key reaches the gateway."""
+    found = problems(litellm_database_mode="native", litellm_database_backup_gpg_public_key=key)
+    assert len(found) == 1 and found[0].startswith(start), found
+    assert "xyz" not in found[0]
+    public = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----"
+    assert problems(litellm_database_mode="native", litellm_database_backup_gpg_public_key=public) == []

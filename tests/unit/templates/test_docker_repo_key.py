@@ -26,6 +26,7 @@ def key(tmp_path_factory):
     listing = subprocess.run(["gpg", "--with-colons", "--list-keys"], env=env, check=True, capture_output=True,
                              text=True).stdout
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
     path = home / "repo.asc"
     path.write_bytes(public)
     return path, fingerprint
