@@ -315,6 +315,14 @@ def litellm_security_problems(provided, options):
             problems.append(f"{variable} must be a sha256 in hex (64 characters)")
     _check_integrity(values, deploy_mode, problems)
     _check_backup_key(values, problems)
+    networks = values.get("litellm_compose_loopback_guard_networks")
+    if values.get("litellm_compose_loopback_guard") and isinstance(networks, list):
+        for network in networks:
+            try:
+                ipaddress.IPv4Network(str(network))
+            except ValueError:
+                problems.append(
+                    f"litellm_compose_loopback_guard_networks: '{network}' is not an IPv4 network (e.g. 172.16.0.0/12)")
     project = values.get("litellm_compose_project_name")
     if isinstance(project, str) and not PROJECT_NAME.match(project):
         problems.append("litellm_compose_project_name may hold only lower-case letters, digits, _ and -")

@@ -245,3 +245,9 @@ def test_the_backup_key_must_be_an_openpgp_public_key(key, start):
     assert "xyz" not in found[0]
     public = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----"
     assert problems(litellm_database_mode="native", litellm_database_backup_gpg_public_key=public) == []
+
+
+def test_the_loopback_guard_takes_ipv4_networks_only():
+    found = problems(litellm_compose_loopback_guard=True, litellm_compose_loopback_guard_networks=["172.16.0.0/12", "x; rm"])
+    assert found == ["litellm_compose_loopback_guard_networks: 'x; rm' is not an IPv4 network (e.g. 172.16.0.0/12)"]
+    assert problems(litellm_compose_loopback_guard=True) == []
