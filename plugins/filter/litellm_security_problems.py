@@ -174,6 +174,76 @@ def _check_public_listen(values, problems):
             "over plain HTTP: set litellm_tls_certfile and litellm_tls_keyfile, or litellm_behind_tls_proxy: true "
             "when a TLS proxy on this host terminates TLS"
         )
+    _check_admin_ui(values, address, problems)
+
+
+def _truthy(value):
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _check_admin_ui(values, address, problems):
+    """A public listen serves LiteLLM's admin UI, whose login is admin / the master key unless UI_PASSWORD is
+    set (F25): it must be switched off or given credentials of its own."""
+    env = {}
+    for variable in ("litellm_env_extra", "litellm_env_provider_keys"):
+        if isinstance(values.get(variable), dict):
+            env.update(values[variable])
+    general = values.get("litellm_config_general_settings")
+    general = general if isinstance(general, dict) else {}
+    if (_truthy(env.get("DISABLE_ADMIN_UI", "")) or env.get("UI_PASSWORD")
+            or _truthy(general.get("disable_env_credential_login", ""))):
+        return
+    problems.append(
+        f"litellm_listen_address '{address}' is public and LiteLLM's admin UI (/ui) would accept the user admin with "
+        "the master key as its password: set litellm_env_extra.DISABLE_ADMIN_UI: 'True', or give the UI its own "
+        "password (litellm_env_provider_keys.UI_PASSWORD), or set "
+        "litellm_config_general_settings.disable_env_credential_login: true"
+    )
+
+
+SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")
+
+
+def _check_integrity(values, deploy_mode, problems):
+    """Archives, keys and repositories whose content is trusted on the host (F26)."""
+    for variable in ("litellm_venv_wheelhouse_archive_checksum",):
+        value = str(values.get(variable) or "")
+        if value and not SHA256_HEX.match(value):
+            problems.append(f"{variable} must be a sha256 in hex (64 characters)")
+    if values.get("litellm_prisma_engines_archive") and not values.get("litellm_prisma_engines_archive_checksum"):
+        problems.append(
+            "litellm_prisma_engines_archive needs litellm_prisma_engines_archive_checksum (sha256sum of the "
+            "archive): offline Prisma runs with PRISMA_ENGINES_CHECKSUM_IGNORE_MISSING=1, so the archive's checksum "
+            "is the only thing that vouches for the engines in it"
+        )
+    if deploy_mode == "compose" and values.get("litellm_compose_docker_install") == "docker_repo":
+        for variable in ("litellm_compose_docker_repo_url", "litellm_compose_docker_repo_key_url"):
+            url = str(values.get(variable) or "")
+            if url and not url.startswith("https://"):
+                problems.append(f"{variable} must be an https:// URL: apt would trust what it serves")
+        fingerprint = re.sub(r"\s", "", str(values.get("litellm_compose_docker_repo_key_fingerprint") or ""))
+        if not re.fullmatch(r"[0-9A-Fa-f]{40}", fingerprint):
+            problems.append(
+                "litellm_compose_docker_repo_key_fingerprint must be the 40 hex digits of Docker's signing key "
+                "(gpg --show-keys KEYFILE); the repository is added only with the key that has it"
+            )
+
+
+def _check_backup_key(values, problems):
+    """The dumps' encryption key must be a public key: the private one never belongs on the gateway (F20)."""
+    key = values.get("litellm_database_backup_gpg_public_key") or ""
+    if not isinstance(key, str) or not key:
+        return
+    if "PRIVATE KEY" in key:
+        problems.append(
+            "litellm_database_backup_gpg_public_key holds a private key: give the public key only "
+            "(gpg --armor --export KEYID) and keep the private key off the gateway"
+        )
+    elif "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in key:
+        problems.append(
+            "litellm_database_backup_gpg_public_key must be an ASCII-armored OpenPGP public key "
+            "(gpg --armor --export KEYID)"
+        )
 
 
 def litellm_security_problems(provided, options):
@@ -204,6 +274,14 @@ def litellm_security_problems(provided, options):
                 )
 
     _check_database_url(values, problems)
+    if values.get("litellm_database_mode") in ("native", "compose") and values.get("litellm_database_password"):
+        # database.env is the compose db service's env file too.
+        _check_env_value("litellm_database_password", values.get("litellm_database_password"), problems)
+    if values.get("litellm_database_mode") == "compose" and values.get("litellm_database_user") == "postgres":
+        problems.append(
+            "litellm_database_user may not be postgres in compose mode: postgres is the database cluster's "
+            "superuser, and the proxy's role must not be (F8); use a role of its own such as litellm"
+        )
 
     for variable in UNIT_PATHS:
         value = values.get(variable)
@@ -221,13 +299,30 @@ def litellm_security_problems(provided, options):
         image = values.get(variable)
         if deploy_mode == "compose" and isinstance(image, str) and image and not IMAGE_REFERENCE.match(image):
             problems.append(f"{variable} is not a plain image reference (registry/name:tag[@sha256:digest])")
-    if deploy_mode == "compose" and values.get("litellm_compose_require_digest") and "litellm_compose_image" in values:
-        image = values.get("litellm_compose_image")
-        if isinstance(image, str) and "@sha256:" not in image:
+    digest_images = ["litellm_compose_image"] + (
+        ["litellm_database_image"] if values.get("litellm_database_mode") == "compose" else [])
+    for variable in digest_images:
+        image = values.get(variable)
+        if (deploy_mode == "compose" and values.get("litellm_compose_require_digest") and isinstance(image, str)
+                and "@sha256:" not in image):
             problems.append(
-                "litellm_compose_image has no @sha256 digest while litellm_compose_require_digest is true: "
+                f"{variable} has no @sha256 digest while litellm_compose_require_digest is true: "
                 "a tag can be re-pushed; pin the digest you reviewed"
             )
+    for variable in ("litellm_compose_image_archive_sha256", "litellm_database_image_archive_sha256"):
+        value = str(values.get(variable) or "")
+        if value and not SHA256_HEX.match(value):
+            problems.append(f"{variable} must be a sha256 in hex (64 characters)")
+    _check_integrity(values, deploy_mode, problems)
+    _check_backup_key(values, problems)
+    networks = values.get("litellm_compose_loopback_guard_networks")
+    if values.get("litellm_compose_loopback_guard") and isinstance(networks, list):
+        for network in networks:
+            try:
+                ipaddress.IPv4Network(str(network))
+            except ValueError:
+                problems.append(
+                    f"litellm_compose_loopback_guard_networks: '{network}' is not an IPv4 network (e.g. 172.16.0.0/12)")
     project = values.get("litellm_compose_project_name")
     if isinstance(project, str) and not PROJECT_NAME.match(project):
         problems.append("litellm_compose_project_name may hold only lower-case letters, digits, _ and -")

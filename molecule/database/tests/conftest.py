@@ -20,7 +20,10 @@ def _host_under_test(host):
     name = host.backend.host
     helpers.current["name"] = name
     if name not in helpers.passwords:
-        helpers.passwords[name] = helpers.read_database_env(host).get("POSTGRES_PASSWORD", "")
+        env = helpers.read_database_env(host)
+        # The proxy's role's password and, in compose mode, the cluster superuser's (F8).
+        helpers.passwords[name] = env.get("LITELLM_DATABASE_PASSWORD", env.get("POSTGRES_PASSWORD", ""))
+        helpers.passwords[name + " superuser"] = env.get("POSTGRES_PASSWORD", "")
     return name
 
 
@@ -35,7 +38,7 @@ def database(host):
         "keep": variables["litellm_database_backup_keep"],
         "env": env,
         "url": env["DATABASE_URL"],
-        "password": env["POSTGRES_PASSWORD"],
+        "password": env.get("LITELLM_DATABASE_PASSWORD", env["POSTGRES_PASSWORD"]),
         "proxy_env_file": "/etc/litellm/litellm.env" if variables["litellm_deploy_mode"] == "compose"
         else "/etc/default/litellm",
     }

@@ -62,7 +62,13 @@ def test_credentials_file_is_root_only(host, database):
     f = host.file(DATABASE_ENV)
     assert (f.user, f.group, f.mode) == ("root", "root", 0o600)
     env = database["env"]
-    assert env["POSTGRES_USER"] == "litellm" and env["POSTGRES_DB"] == "litellm"
+    if database["mode"] == "compose":
+        # The image's superuser is postgres; the proxy's role is separate (F8).
+        assert env["POSTGRES_USER"] == "postgres" and env["POSTGRES_DB"] == "postgres"
+        assert env["LITELLM_DATABASE_USER"] == "litellm" and env["LITELLM_DATABASE_NAME"] == "litellm"
+        assert len(env["POSTGRES_PASSWORD"]) >= 32 and env["POSTGRES_PASSWORD"] != database["password"]
+    else:
+        assert env["POSTGRES_USER"] == "litellm" and env["POSTGRES_DB"] == "litellm"
     password = database["password"]
     assert len(password) >= 32 and password.isalnum()
     expected_host = "127.0.0.1" if database["mode"] == "native" else "db"
@@ -86,8 +92,19 @@ def test_role_credentials_work(host, database):
                          "pg_encoding_to_char(encoding) from pg_database where datname = 'litellm'\"")
         assert owner.stdout.strip() == "litellm UTF8"
     else:
-        # The official image's interface: POSTGRES_USER is the cluster's superuser.
-        assert result.stdout.strip() == "litellm litellm true"
+        # The proxy's role is not the cluster's superuser (F8): the image's
+        # POSTGRES_USER, postgres, is; litellm owns its database and nothing else.
+        assert result.stdout.strip() == "litellm litellm false"
+        roles = host.run(f"{COMPOSE} exec -T db psql -U postgres -XAtc \"select rolname || ' ' || rolsuper::text || ' ' "
+                         "|| rolcreatedb::text || ' ' || rolcreaterole::text from pg_roles where rolname in ('litellm', 'postgres') "
+                         "order by 1\"")
+        assert roles.stdout.split("\n")[:2] == ["litellm false false false", "postgres true true true"], roles.stderr
+        owner = host.run(f"{COMPOSE} exec -T db psql -U postgres -XAtc \"select pg_get_userbyid(datdba) "
+                         "from pg_database where datname = 'litellm'\"")
+        assert owner.stdout.strip() == "litellm", owner.stderr
+        # No COPY ... TO PROGRAM for the proxy's role.
+        copy = psql(host, database, "copy (select 1) to program 'true'")
+        assert copy.rc != 0 and "must be superuser" in copy.stderr, copy.stderr
     # The role can create what LiteLLM's migrations create.
     assert psql(host, database, "create table credentials_probe (id int); drop table credentials_probe").rc == 0
 

@@ -82,6 +82,13 @@ def test_master_key_rotation_across_the_fleet(fleet):
         status, body = chat(host, key=new_key)
         assert status == 200, (name, body)
         assert body["choices"][0]["message"]["content"] == "Rolled out: v3"
+    # No copy of the old master key is left on any host: the rollout kept its
+    # snapshot in memory, and removed the directory earlier versions wrote (F23).
+    for name in HOSTS:
+        host = fleet[name]
+        assert not host.file("/var/lib/sacred-brain/rollout").exists
+        found = host.run(f"grep -rlF -- {old_keys[name]} /var/lib/sacred-brain /var/tmp /tmp")
+        assert found.stdout.strip() == "", f"{name} keeps the old master key in {found.stdout.split()}"
     # The salt key never changes with the master key.
     for name in HOSTS:
         salt = [line for line in fleet[name].file("/etc/litellm/keys.env").content_string.splitlines()

@@ -141,7 +141,8 @@ def test_a_digest_is_required_when_asked():
 
 
 def test_public_listen_needs_tls_or_an_acknowledged_tls_proxy():
-    public = {"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True}
+    public = {"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True,
+              "litellm_env_extra": {"DISABLE_ADMIN_UI": "True"}}
     found = problems(**public)
     assert len(found) == 1 and "plain HTTP" in found[0] and "litellm_behind_tls_proxy" in found[0]
     assert problems(**public, litellm_behind_tls_proxy=True) == []
@@ -149,3 +150,104 @@ def test_public_listen_needs_tls_or_an_acknowledged_tls_proxy():
     assert problems(**public, litellm_tls_certfile="/etc/litellm/tls.crt") == [
         "litellm_tls_certfile and litellm_tls_keyfile go together: set both or neither"]
     assert problems(litellm_listen_address="127.0.0.1") == []
+
+
+def test_the_compose_proxy_role_may_not_be_the_superuser():
+    """F8: postgres is the compose cluster's superuser; the proxy's role must be another."""
+    found = problems(litellm_database_mode="compose", litellm_database_user="postgres")
+    assert len(found) == 1 and found[0].startswith("litellm_database_user may not be postgres"), found
+    assert problems(litellm_database_mode="native", litellm_database_user="postgres") == []
+    assert problems(litellm_database_mode="compose", litellm_database_user="litellm") == []
+
+
+def test_a_database_password_env_files_would_change_is_refused():
+    found = problems(litellm_database_mode="compose", litellm_database_password="pw$HOME-0123456789")
+    assert len(found) == 1 and found[0].startswith("litellm_database_password"), found
+    assert "pw$HOME" not in found[0]
+
+
+@pytest.mark.parametrize("overrides,start", [
+    ({"litellm_venv_wheelhouse_archive_checksum": "abc"}, "litellm_venv_wheelhouse_archive_checksum must be a sha256"),
+    ({"litellm_prisma_engines_archive": "/srv/prisma.tar.gz"}, "litellm_prisma_engines_archive needs"),
+    ({"litellm_compose_docker_install": "docker_repo",
+      "litellm_compose_docker_repo_url": "http://download.docker.com/linux/debian"},
+     "litellm_compose_docker_repo_url must be an https:// URL"),
+    ({"litellm_compose_docker_install": "docker_repo", "litellm_compose_docker_repo_key_url": "http://mirror/gpg"},
+     "litellm_compose_docker_repo_key_url must be an https:// URL"),
+    ({"litellm_compose_docker_install": "docker_repo", "litellm_compose_docker_repo_key_fingerprint": "0EBFCD88"},
+     "litellm_compose_docker_repo_key_fingerprint must be the 40 hex digits"),
+])
+def test_unverified_archives_keys_and_repositories_are_refused(overrides, start):
+    """F26: every archive or key the host trusts is pinned, and fetched over HTTPS."""
+    found = problems(**overrides)
+    assert len(found) == 1 and found[0].startswith(start), found
+
+
+def test_pinned_archives_and_the_default_docker_key_pass():
+    assert problems(litellm_venv_wheelhouse_archive_checksum="A" * 64,
+                    litellm_prisma_engines_archive="/srv/prisma.tar.gz",
+                    litellm_prisma_engines_archive_checksum="b" * 64,
+                    litellm_compose_docker_install="docker_repo") == []
+
+
+def test_the_database_image_needs_a_digest_too_when_asked():
+    """F10: litellm_compose_require_digest covers the compose database's image as well."""
+    pinned = "ghcr.io/berriai/litellm:v1.108.7-stable@sha256:" + "a" * 64
+    found = problems(litellm_compose_require_digest=True, litellm_compose_image=pinned,
+                     litellm_database_mode="compose", litellm_database_image="postgres:16.10-bookworm")
+    assert len(found) == 1 and found[0].startswith("litellm_database_image has no @sha256 digest"), found
+    assert problems(litellm_compose_require_digest=True, litellm_compose_image=pinned, litellm_database_mode="compose",
+                    litellm_database_image="postgres:16.10-bookworm@sha256:" + "b" * 64) == []
+    # Without a compose database its image is not used.
+    assert problems(litellm_compose_require_digest=True, litellm_compose_image=pinned) == []
+
+
+@pytest.mark.parametrize("variable", ["litellm_compose_image_archive_sha256", "litellm_database_image_archive_sha256"])
+def test_an_image_archive_checksum_must_be_a_sha256(variable):
+    found = problems(**{variable: "not-a-sha256"})
+    assert found == [f"{variable} must be a sha256 in hex (64 characters)"]
+    assert problems(**{variable: "C" * 64}) == []
+
+
+PUBLIC_TLS = {"litellm_listen_address": "0.0.0.0", "litellm_allow_public_listen": True,
+              "litellm_behind_tls_proxy": True}
+
+
+def test_public_listen_with_the_admin_ui_on_the_master_key_is_refused():
+    """F25: on a public listen /ui must be off or have credentials other than admin / the master key."""
+    found = problems(**PUBLIC_TLS)
+    assert len(found) == 1 and "admin UI (/ui)" in found[0] and "DISABLE_ADMIN_UI" in found[0], found
+    # Loopback: the UI is reachable from the host only.
+    assert problems(litellm_behind_tls_proxy=True) == []
+
+
+@pytest.mark.parametrize("overrides", [
+    {"litellm_env_extra": {"DISABLE_ADMIN_UI": "True"}},
+    {"litellm_env_provider_keys": {"OPENAI_API_KEY": "sk-provider-value", "UI_PASSWORD": "Zq8vW2nLk4Rt9YbX1cPm"}},
+    {"litellm_config_general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY",
+                                         "disable_env_credential_login": True}},
+], ids=["disabled", "own-password", "no-env-login"])
+def test_public_listen_with_the_admin_ui_off_or_its_own_password_passes(overrides):
+    found = problems(**PUBLIC_TLS, **overrides)
+    assert found == [], found
+
+
+@pytest.mark.parametrize("key,start", [
+    ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nxyz\n-----END PGP PRIVATE KEY BLOCK-----",
+     "litellm_database_backup_gpg_public_key holds a private key"),
+    ("age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+     "litellm_database_backup_gpg_public_key must be an ASCII-armored OpenPGP public key"),
+])
+def test_the_backup_key_must_be_an_openpgp_public_key(key, start):
+    """F20: only a public key reaches the gateway."""
+    found = problems(litellm_database_mode="native", litellm_database_backup_gpg_public_key=key)
+    assert len(found) == 1 and found[0].startswith(start), found
+    assert "xyz" not in found[0]
+    public = "-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----"
+    assert problems(litellm_database_mode="native", litellm_database_backup_gpg_public_key=public) == []
+
+
+def test_the_loopback_guard_takes_ipv4_networks_only():
+    found = problems(litellm_compose_loopback_guard=True, litellm_compose_loopback_guard_networks=["172.16.0.0/12", "x; rm"])
+    assert found == ["litellm_compose_loopback_guard_networks: 'x; rm' is not an IPv4 network (e.g. 172.16.0.0/12)"]
+    assert problems(litellm_compose_loopback_guard=True) == []
