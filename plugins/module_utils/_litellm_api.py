@@ -883,9 +883,9 @@ def random_key():
 def derive_key(secret, alias, predecessor_token, nonce):
     """The value of a rotation successor, re-computable from non-secret metadata.
 
-    HMAC-SHA256 keyed with ``secret`` (the master key unless configured) over
-    the alias, the predecessor's token id and a random nonce stored in the
-    successor's metadata. Nothing secret is stored anywhere.
+    HMAC-SHA256 keyed with ``secret`` (a secret of its own, never the master
+    key) over the alias, the predecessor's token id and a random nonce stored
+    in the successor's metadata. Nothing secret is stored anywhere.
     """
     msg = b'\0'.join((_DERIVATION_LABEL, to_text(alias).encode('utf-8'),
                       to_text(predecessor_token).encode('utf-8'), to_text(nonce).encode('utf-8')))

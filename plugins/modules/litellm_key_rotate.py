@@ -32,11 +32,13 @@ description:
   - "Every step can be interrupted and the module run again: it recognises a half-done rotation from the aliases
     and metadata above and finishes it, never creating a second successor and never revoking a key whose
     successor does not hold the alias."
-  - "The successor's value is chosen here: an HMAC-SHA256 of the alias, the old token id and a random nonce stored in
-    C(metadata.rotation.nonce), keyed with O(key_derivation_secret) (the master key by default). Nothing secret is
+  - "With O(key_derivation_secret), the successor's value is chosen here: an HMAC-SHA256 of the alias, the old
+    token id and a random nonce stored in C(metadata.rotation.nonce), keyed with that secret. Nothing secret is
     stored, yet a resumed run can compute the value again, check it against the stored hash and return it.
-    When it cannot (O(key_derivation=false), another secret, or the proxy refuses custom key values), an
-    unfinished successor whose value nobody has ever received is deleted and created again."
+    When it cannot (no secret, O(key_derivation=false), another secret, or the proxy refuses custom key values),
+    an unfinished successor whose value nobody has ever received is deleted and created again."
+  - "The master key is never used as the derivation secret: whoever holds an old master key and the key metadata
+    (a database dump) could otherwise compute every derived key, even after the master key was changed."
   - O(method=regenerate) uses LiteLLM Enterprise's C(/key/{key}/regenerate) instead, which changes the value in
     place and keeps the old value valid for O(grace_period) on the proxy side. Without an Enterprise licence
     LiteLLM answers it with HTTP 500 and an "Enterprise feature" message; the module fails at once and says so.
@@ -135,14 +137,15 @@ options:
   key_derivation:
     description:
       - Choose successor values here so that a resumed run can return them (see the description).
-      - With V(false) LiteLLM chooses the values and an interrupted rotation's successor is replaced.
+      - Not set, values are derived when O(key_derivation_secret) is given. V(true) without a secret fails;
+        with V(false) LiteLLM chooses the values and an interrupted rotation's successor is replaced.
     type: bool
-    default: true
   key_derivation_secret:
     description:
-      - Secret the successor values are derived from. Defaults to O(master_key).
-      - Use a separate secret (for example from a vault) if holders of the master key should not be able
-        to compute the values of rotated keys.
+      - Secret the successor values are derived from, dedicated to that purpose (the role
+        M(sacred_brain.llm_gateway.litellm_keys) generates one on the gateway host).
+      - If not set, the value of the E(LITELLM_KEY_DERIVATION_SECRET) environment variable is used.
+      - Must not be the master key. Without a secret, successor values are not derived.
       - When it changes between an interruption and the re-run, the unfinished successor is replaced.
     type: str
   redeliver:
@@ -325,6 +328,8 @@ import datetime
 import json
 import math
 
+from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
     LiteLLMAuthError,
     LiteLLMError,
@@ -481,8 +486,14 @@ class Rotator:
         for name in ('older_than_days', 'renew_within_days'):
             if p[name] is not None and (p[name] < 0 or p[name] != p[name]):
                 module.fail_json(msg='%s must be 0 or more days, got %s' % (name, p[name]))
-        self.derive = p['key_derivation']
-        self.secret = p['key_derivation_secret'] or p['master_key']
+        self.secret = p['key_derivation_secret'] or None
+        if self.secret is not None and self.secret == p['master_key']:
+            module.fail_json(msg='key_derivation_secret must not be the master key: give a secret of its own, so that '
+                                 'an old master key cannot compute rotated key values')
+        if p['key_derivation'] and self.secret is None:
+            module.fail_json(msg='key_derivation=true needs key_derivation_secret (or LITELLM_KEY_DERIVATION_SECRET); '
+                                 'the master key is not used to derive key values')
+        self.derive = self.secret is not None and p['key_derivation'] is not False
         self.aliases = None
         if p['key_alias']:
             self.aliases = [p['key_alias']]
@@ -1071,8 +1082,8 @@ def main():
         purge=dict(type='bool', default=False),
         purge_action=dict(type='str', default='block', choices=['block', 'delete']),
         force=dict(type='bool', default=False),
-        key_derivation=dict(type='bool', default=True),
-        key_derivation_secret=dict(type='str', no_log=True),
+        key_derivation=dict(type='bool'),
+        key_derivation_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['LITELLM_KEY_DERIVATION_SECRET'])),
         redeliver=dict(type='bool', default=False),
     )
     module = LiteLLMModule(argument_spec=argspec, supports_check_mode=True,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from litellm_it import PLAYBOOKS, Ansible, assert_no_secret, keys_of, pass_time, snapshot, token_of
+from litellm_it import PLAYBOOKS, Ansible, assert_no_secret, derive_key, keys_of, pass_time, snapshot, token_of
 
 VAULT_PASSWORD = "integration-vault-password"
 
@@ -237,6 +237,22 @@ def test_rotate_keys_purges_after_the_grace_period(rotated):
         assert proxy.chat(value).status == 401
     for value in rotated.values["rotated"].values():
         assert proxy.chat(value).status == 200
+
+
+def test_f18_rotated_values_are_derived_from_a_secret_of_their_own(rotated):
+    """F18: the role generates a derivation secret on the gateway; the old master key computes no key in use."""
+    proxy, secret_file = rotated.proxy, rotated.tmp / "key-derivation.secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = secret_file.read_text().strip()
+    assert len(secret) >= 32 and secret != proxy.master_key
+    for alias in (rotated.alias["openwebui"], rotated.alias["batch"]):
+        [holder] = [k for k in keys_of(proxy, alias) if k["key_alias"] == alias]
+        rotation = holder["metadata"]["rotation"]
+        args = (alias, rotation["predecessor_token"], rotation["nonce"])
+        assert token_of(derive_key(secret, *args)) == holder["token"]
+        assert token_of(derive_key(proxy.master_key, *args)) != holder["token"]
+    for label in ("rotate", "rotate_again", "purge"):
+        assert_no_secret(rotated.runs[label].output, secret)
 
 
 def test_rotate_keys_output_holds_no_secret(rotated):

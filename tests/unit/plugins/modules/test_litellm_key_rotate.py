@@ -38,7 +38,13 @@ def pending_and_retiring(api, alias):
                   if (k.get('key_alias') or '').startswith(alias + '.'))
 
 
+# The key derivation secret the role would pass (never the master key: F18).
+DERIVATION_SECRET = 'derivation-secret-unit-test-0123456789'
+
+
 def rotate(run_module, **args):
+    if args.get('key_derivation') is not False:
+        args.setdefault('key_derivation_secret', DERIVATION_SECRET)
     return run_module(litellm_key_rotate.main, args, diff=True)
 
 
@@ -464,8 +470,41 @@ def test_successor_value_is_derived_from_public_metadata(api, run_module):
     rc, out = rotate(run_module, key_alias='openwebui')
     [new] = live(api, 'openwebui')
     rotation = new['metadata']['rotation']
-    assert derive_key(api.master_key, 'openwebui', rotation['predecessor_token'], rotation['nonce']) == \
+    assert derive_key(DERIVATION_SECRET, 'openwebui', rotation['predecessor_token'], rotation['nonce']) == \
         out['rotated'][0]['key']
+
+
+def test_f18_the_master_key_never_keys_the_derivation(api, run_module, monkeypatch):
+    """F18: with only master_key set, derive_key is never called with it; successors are not derived."""
+    seen = []
+    real = litellm_key_rotate.derive_key
+    monkeypatch.setattr(litellm_key_rotate, 'derive_key', lambda secret, *rest: seen.append(secret) or real(secret, *rest))
+    monkeypatch.delenv('LITELLM_KEY_DERIVATION_SECRET', raising=False)
+    old = seed(api)
+    rc, out = run_module(litellm_key_rotate.main, dict(key_alias='openwebui', redeliver=True))
+    assert rc == 0, out
+    assert api.master_key not in seen and seen == []
+    [generate] = [c for c in api.writes() if c[1] == '/key/generate']
+    assert 'key' not in generate[3]  # the proxy chose the value
+    assert 'nonce' not in generate[3]['metadata']['rotation']
+    [new] = live(api, 'openwebui')
+    assert new['token'] == out['rotated'][0]['new_token'] != old['token']
+
+    # With a secret of its own, that secret (and only it) keys the derivation.
+    seed(api, 'other')
+    rc, out = rotate(run_module, key_alias='other')
+    assert rc == 0, out
+    assert seen and set(seen) == {DERIVATION_SECRET}
+
+
+def test_f18_the_master_key_is_refused_as_derivation_secret(api, run_module):
+    seed(api)
+    rc, out = run_module(litellm_key_rotate.main, dict(key_alias='openwebui', key_derivation_secret=api.master_key))
+    assert rc == 1 and 'must not be the master key' in out['msg']
+    assert api.master_key not in json.dumps(out)
+    rc, out = run_module(litellm_key_rotate.main, dict(key_alias='openwebui', key_derivation=True))
+    assert rc == 1 and 'needs key_derivation_secret' in out['msg']
+    assert api.writes() == []
 
 
 @pytest.mark.parametrize('count', [60])
