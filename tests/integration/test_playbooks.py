@@ -298,3 +298,37 @@ def test_a_wrong_master_key_stops_both_playbooks_clearly(ansible, proxy, name):
         assert f"the master key was rejected by {proxy.url}" in run.stdout, run
         assert_no_secret(run.output, wrong, proxy.master_key)
     assert snapshot(proxy) == before
+
+
+def test_f13_an_executable_vault_password_file_is_run_not_read(ansible, proxy, name, tmp_path):
+    """F13: a vault password script is run, as --vault-password-file runs it; its source text is no password."""
+    import subprocess
+
+    from litellm_it import ansible_env
+
+    script = tmp_path / "vault-pass"
+    script.write_text(f"#!/bin/sh\n# prints the vault password, as a password manager client would\necho '{VAULT_PASSWORD}'\n")
+    script.chmod(0o700)
+    vault, alias = tmp_path / "keys.vault.yml", name("vault-script")
+    ansible.write_inventory(
+        litellm_keys_api_url=proxy.url, litellm_keys_master_key=proxy.master_key, litellm_keys_retries=0,
+        litellm_keys_vault_password_file=str(script), litellm_keys_rotation_older_than_days=0,
+        litellm_keys_rotation_renew_within_days=0,
+        litellm_keys_rotation_key_derivation_secret="f13-derivation-secret-0123456789",
+        litellm_keys_virtual_keys=[{"key_alias": alias, "deliver": [{"vault_file": str(vault), "variable": "k"}]}])
+    run = ansible.playbook(PLAYBOOKS / "keys.yml")
+    assert run.rc == 0, run
+    created = decrypt(vault)["k"]
+    run = ansible.playbook(PLAYBOOKS / "rotate_keys.yml")
+    assert run.rc == 0, run
+    rotated = decrypt(vault)["k"]
+    assert rotated != created
+    [holder] = [k for k in keys_of(proxy, alias) if k["key_alias"] == alias]
+    assert holder["token"] == token_of(rotated)
+    view = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(script), str(vault)],
+                          env=ansible_env(), capture_output=True, text=True, check=False)
+    assert view.returncode == 0 and yaml.safe_load(view.stdout) == {"k": rotated}, view.stderr
+    with pytest.raises(Exception):
+        decrypt(vault, script.read_text().strip())  # the script's text is not the password
+    with pytest.raises(Exception):
+        decrypt(vault, script.read_text())
