@@ -332,3 +332,18 @@ def test_f13_an_executable_vault_password_file_is_run_not_read(ansible, proxy, n
         decrypt(vault, script.read_text().strip())  # the script's text is not the password
     with pytest.raises(Exception):
         decrypt(vault, script.read_text())
+
+
+def test_f16_rotate_keys_refuses_to_run_on_several_gateways_at_once(ansible, proxy, name, tmp_path):
+    """F16: the gateways share one database; one rotate_keys run per gateway would race itself."""
+    before = snapshot(proxy)
+    inventory = yaml.safe_load(ansible.write_inventory(
+        litellm_keys_api_url=proxy.url, litellm_keys_master_key=proxy.master_key, litellm_keys_retries=0,
+        litellm_keys_virtual_keys=[{"key_alias": name("k"), "rotate": True,
+                                    "deliver": [{"host": "client1", "path": str(tmp_path / "k")}]}]).read_text())
+    inventory["all"]["children"]["gateways"]["hosts"]["gw2"] = {}
+    ansible.inventory.write_text(yaml.safe_dump(inventory))
+    run = ansible.playbook(PLAYBOOKS / "rotate_keys.yml", extra_vars={"litellm_keys_hosts": "gateways"})
+    assert run.rc != 0
+    assert "rotate_keys runs on exactly one gateway" in run.stdout and "gw, gw2" in run.stdout, run
+    assert snapshot(proxy) == before

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 
+import copy
 import datetime
 import json
 
@@ -193,6 +194,7 @@ def test_unrecoverable_successor_is_replaced(api, run_module):
     api.faults = []
     [unconfirmed] = [k for k in api.keys.values() if '.next.' in (k.get('key_alias') or '')]
 
+    api.clock_offset = 31 * 60  # its lease (F16) has expired: the run that made it is gone
     rc, out = rotate(run_module, key_alias='openwebui', key_derivation=False)
     assert rc == 0, out
     [entry] = out['rotated']
@@ -207,6 +209,7 @@ def test_changed_derivation_secret_replaces_the_successor(api, run_module):
     api.fault('POST', '/key/update', api.REFUSED, times=10)
     rotate(run_module, key_alias='openwebui', retries=0, key_derivation_secret='first-secret')
     api.faults = []
+    api.clock_offset = 31 * 60  # past the first run's lease (F16)
     rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='second-secret')
     assert rc == 0 and 'replaced_token' in out['rotated'][0]
     assert len(api.keys) == 2
@@ -400,6 +403,7 @@ def test_item11_without_derivation_the_unhanded_successor_is_replaced(api, run_m
     assert rc == 1
     [unhanded] = live(api, 'openwebui')
 
+    api.clock_offset = 31 * 60  # past the first run's lease (F16)
     rc, out = rotate(run_module, key_alias='openwebui', key_derivation=False)
     assert rc == 0, out
     [entry] = out['rotated']
@@ -514,7 +518,9 @@ def test_one_listing_and_four_writes_per_key(api, run_module, count):
     rc, out = rotate(run_module, older_than_days=90)
     assert rc == 0 and len(out['rotated']) == count
     reads = [c for c in api.calls if c[0] == 'GET']
-    assert len(reads) == 1  # 60 keys fit in one page of 100
+    assert len([c for c in reads if c[1] == '/key/list']) == 1  # 60 keys fit in one page of 100
+    # F16: each key is read again just before its rotation (does it still hold the alias?)
+    assert len([c for c in reads if c[1] == '/key/info']) == count and len(reads) == 1 + count
     assert len(api.writes()) == 4 * count  # create, retire, move, hand out
     assert len(api.keys) == 2 * count
 
@@ -626,3 +632,90 @@ def test_negative_windows_are_refused(api, run_module, name):
     rc, out = rotate(run_module, key_alias='openwebui', **{name: -1})
     assert rc == 1 and name in out['msg'], out
     assert api.calls == []
+
+
+# -- F16: concurrent runs --------------------------------------------------------
+def stale_listing(monkeypatch, api, listed):
+    """Make the next runs list ``listed`` (a copy of api.keys taken earlier), as a run that listed then would."""
+    real_load = litellm_key_rotate.Rotator.load
+
+    def load(self):
+        current = api.keys
+        api.keys = copy.deepcopy(listed)
+        try:
+            real_load(self)
+        finally:
+            api.keys = current
+
+    monkeypatch.setattr(litellm_key_rotate.Rotator, 'load', load)
+
+
+def interrupted_after_create(api, run_module, secret):
+    """Run A: creates its successor SA, then loses the proxy before renaming anything."""
+    api.fault('POST', '/key/update', api.REFUSED, times=10)
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0, key_derivation_secret=secret)
+    assert rc == 1, out
+    api.faults = []
+    [sa] = [k for k in api.keys.values() if '.next.' in (k.get('key_alias') or '')]
+    return sa
+
+
+def test_f16_a_second_run_never_deletes_a_successor_another_run_hands_out(api, run_module, monkeypatch):
+    """Two runs with different secrets list the same keys; A finishes first; B must not delete SA."""
+    old = seed(api)
+    sa = interrupted_after_create(api, run_module, 'secret-of-run-a')
+    listed = copy.deepcopy(api.keys)  # what B lists: O holds the alias, SA unfinished
+
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-a')  # A finishes
+    assert rc == 0, out
+    assert out['rotated'][0]['new_token'] == sa['token']
+
+    stale_listing(monkeypatch, api, listed)
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')  # B, stale
+    assert rc == 1 and 'another rotation in progress' in out['msg'], out
+    assert sa['token'] in api.keys and sa['token'] not in api.deleted
+    assert live(api, 'openwebui')[0]['token'] == sa['token']
+    assert api.keys[old['token']]['key_alias'].startswith('openwebui.retiring.')
+    assert [c[1] for c in api.writes()].count('/key/generate') == 1  # B created nothing either
+    assert out['rotated'] == [] and out['skipped_keys'][0]['alias'] == 'openwebui'
+    # A's lease was recorded with SA (owner, expiry on the proxy's clock) and dropped once SA was handed out.
+    lease = listed[sa['token']]['metadata']['rotation']['lease']
+    assert lease['owner'] and parse(lease['expires']) > datetime.datetime.now(UTC)
+    assert 'lease' not in api.keys[sa['token']]['metadata']['rotation']
+
+
+def test_f16_a_live_lease_protects_an_unfinished_successor_until_it_expires(api, run_module):
+    """B cannot recover SA's value: while A's lease is live B leaves SA alone; once it expired, B replaces it."""
+    seed(api)
+    sa = interrupted_after_create(api, run_module, 'secret-of-run-a')
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')
+    assert rc == 1 and 'another rotation in progress' in out['msg'] and 'leased to' in out['msg'], out
+    assert sa['token'] in api.keys and api.deleted == {}
+
+    api.clock_offset = 31 * 60  # the proxy's clock, past the default lease_ttl of 30m: A is gone
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')
+    assert rc == 0, out
+    assert out['rotated'][0]['replaced_token'] == sa['token'] and sa['token'] in api.deleted
+
+
+def test_f16_a_stale_holder_is_not_rotated_twice(api, run_module, monkeypatch):
+    """B listed O as the holder before A rotated it completely: B must not start a second rotation of O."""
+    seed(api)
+    listed = copy.deepcopy(api.keys)
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-a')
+    assert rc == 0, out
+    sa = out['rotated'][0]['new_token']
+    writes = len(api.writes())
+    stale_listing(monkeypatch, api, listed)
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')
+    assert rc == 1 and 'another rotation in progress' in out['msg'], out
+    assert len(api.writes()) == writes  # nothing was changed
+    assert live(api, 'openwebui')[0]['token'] == sa
+
+
+def test_f16_lease_settings_are_checked(api, run_module):
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui', lease_ttl='soon')
+    assert rc == 1 and out['msg'].startswith('lease_ttl:')
+    rc, out = rotate(run_module, key_alias='openwebui', lease_ttl='0s')
+    assert rc == 1 and 'lease_ttl must be more than 0' in out['msg']
