@@ -44,9 +44,9 @@ options:
   use_proxy:
     description:
       - Whether to honour the C(http_proxy), C(https_proxy) and C(no_proxy) environment variables.
-      - When not set, they are honoured except for a loopback O(api_url) (C(localhost), C(127.0.0.0/8), C(::1)):
+      - "When not set, they are honoured except for a loopback O(api_url) (C(localhost), C(127.0.0.0/8), C(::1)):
         a proxy cannot reach this host's loopback, and Python would send the master key to the proxy when
-        C(no_proxy) does not list the address.
+        C(no_proxy) does not list the address."
     type: bool
   allow_insecure_http:
     description:
