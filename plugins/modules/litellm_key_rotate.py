@@ -684,8 +684,8 @@ class Rotator:
                     return ('skip', 'age unknown (no created_at)')
                 if self.now - born < datetime.timedelta(days=p['older_than_days']):
                     return ('not_due',)
-            elif p['renew_within_days'] is not None:
-                return ('not_due',)
+            elif p['older_than_days'] is None and p['renew_within_days'] is not None:
+                return ('not_due',)  # renewal alone: only keys expiring within the window are due
             return ('rotate', holder, None, False)
         for succ in group.pending:
             old = retiring.get(key_rotation(succ).get('predecessor_token'))

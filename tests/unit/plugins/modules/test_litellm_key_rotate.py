@@ -719,3 +719,12 @@ def test_f16_lease_settings_are_checked(api, run_module):
     assert rc == 1 and out['msg'].startswith('lease_ttl:')
     rc, out = rotate(run_module, key_alias='openwebui', lease_ttl='0s')
     assert rc == 1 and 'lease_ttl must be more than 0' in out['msg']
+
+
+def test_older_than_days_zero_rotates_every_key_even_with_renew_within_days(api, run_module):
+    """rotate_keys -e litellm_keys_rotation_older_than_days=0 (the role also passes renew_within_days) rotates
+    every selected key: the remedy docs/key-management.md gives after a master-key change (F18)."""
+    seed(api, 'young', created_at=at(days=-1), expires=None)
+    rc, out = rotate(run_module, key_aliases=['young'], older_than_days=0, renew_within_days=14)
+    assert rc == 0, out
+    assert [e['alias'] for e in out['rotated']] == ['young'] and out['not_due'] == 0
