@@ -32,7 +32,8 @@ options:
   validate_certs:
     description:
       - Whether to verify the proxy's TLS certificate when O(api_url) is C(https://).
-      - Prefer O(ca_path) over turning this off.
+      - Prefer O(ca_path) over turning this off; V(false) gives a warning, since the master key then goes to
+        whoever answers.
     type: bool
     default: true
   ca_path:
@@ -43,9 +44,17 @@ options:
   use_proxy:
     description:
       - Whether to honour the C(http_proxy), C(https_proxy) and C(no_proxy) environment variables.
-      - Set to V(false) when the gateway is on C(127.0.0.1) and a proxy is configured without a C(no_proxy) entry for it.
+      - "When not set, they are honoured except for a loopback O(api_url) (C(localhost), C(127.0.0.0/8), C(::1)):
+        a proxy cannot reach this host's loopback, and Python would send the master key to the proxy when
+        C(no_proxy) does not list the address."
     type: bool
-    default: true
+  allow_insecure_http:
+    description:
+      - Accept an C(http://) O(api_url) whose host is not a loopback address (with a warning).
+      - By default such a URL fails, because the master key would cross the network in cleartext.
+        Use C(https://), or run the modules on the gateway against C(http://127.0.0.1:4000).
+    type: bool
+    default: false
   retries:
     description:
       - How many times a request is sent again after a connection error, a timeout or an

@@ -25,6 +25,7 @@ import email.utils
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import json
 import re
 import secrets
@@ -33,7 +34,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.common.text.converters import to_text
@@ -57,9 +58,48 @@ CONNECTION_ARGSPEC = dict(
     timeout=dict(type='float', default=30),
     validate_certs=dict(type='bool', default=True),
     ca_path=dict(type='path'),
-    use_proxy=dict(type='bool', default=True),
+    # None: honour the proxy environment variables except for a loopback api_url.
+    use_proxy=dict(type='bool'),
+    allow_insecure_http=dict(type='bool', default=False),
     retries=dict(type='int', default=3),
 )
+
+
+def is_loopback_url(url):
+    """Whether ``url`` names this host itself: ``localhost``, 127.0.0.0/8 or ::1 (no name is resolved)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host.rstrip('.').lower() == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def connection_problems(url, validate_certs, allow_insecure_http):
+    """(errors, warnings) about how the master key would travel to ``url``."""
+    errors, warnings = [], []
+    if not re.match(r'^https?://[^/]', url or ''):
+        return ['api_url must be an http:// or https:// URL, got %r' % url], warnings
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == 'http' and not is_loopback_url(url):
+        if not allow_insecure_http:
+            errors.append(
+                'api_url %s is plain http:// to another host: the master key would cross the network in '
+                'cleartext. Use https:// (with ca_path), reach the proxy on 127.0.0.1 from the gateway itself, '
+                'or set allow_insecure_http=true for a network you trust' % url)
+        else:
+            warnings.append('api_url %s is plain http:// to another host (allow_insecure_http=true): the master key '
+                            'crosses the network in cleartext' % url)
+    if scheme == 'https' and not validate_certs:
+        warnings.append('validate_certs=false: the TLS certificate of %s is not verified, so anyone on the path can '
+                        'pose as the proxy and receive the master key; give the CA in ca_path instead' % url)
+    return errors, warnings
 
 # Metadata keys that LiteLLM itself keeps inside an object's ``metadata``
 # (proxy/_types.py: LiteLLM_ManagementEndpoint_MetadataFields, ..._Premium and
@@ -591,8 +631,16 @@ class LiteLLMModule(AnsibleModule):
         kwargs.setdefault('supports_check_mode', True)
         super(LiteLLMModule, self).__init__(*args, **kwargs)
         url = self.params['api_url']
-        if not re.match(r'^https?://[^/]', url or ''):
-            self.fail_json(msg='api_url must be an http:// or https:// URL, got %r' % url)
+        errors, warnings = connection_problems(url, self.params['validate_certs'], self.params['allow_insecure_http'])
+        if errors:
+            self.fail_json(msg=errors[0])
+        for warning in warnings:
+            self.warn(warning)
+        use_proxy = self.params['use_proxy']
+        if use_proxy is None:
+            # A proxy cannot reach this host's loopback, and Python sends even 127.0.0.1 through
+            # http_proxy when no_proxy does not list it: the master key would go to the proxy.
+            use_proxy = not is_loopback_url(url)
         if not self.params.get('master_key'):
             self.fail_json(msg='master_key is required: set the option or the LITELLM_MASTER_KEY environment variable')
         if self.params['retries'] < 0:
@@ -605,7 +653,7 @@ class LiteLLMModule(AnsibleModule):
             timeout=self.params['timeout'],
             validate_certs=self.params['validate_certs'],
             ca_path=self.params['ca_path'],
-            use_proxy=self.params['use_proxy'],
+            use_proxy=use_proxy,
             retries=self.params['retries'],
         )
 
@@ -835,9 +883,9 @@ def random_key():
 def derive_key(secret, alias, predecessor_token, nonce):
     """The value of a rotation successor, re-computable from non-secret metadata.
 
-    HMAC-SHA256 keyed with ``secret`` (the master key unless configured) over
-    the alias, the predecessor's token id and a random nonce stored in the
-    successor's metadata. Nothing secret is stored anywhere.
+    HMAC-SHA256 keyed with ``secret`` (a secret of its own, never the master
+    key) over the alias, the predecessor's token id and a random nonce stored
+    in the successor's metadata. Nothing secret is stored anywhere.
     """
     msg = b'\0'.join((_DERIVATION_LABEL, to_text(alias).encode('utf-8'),
                       to_text(predecessor_token).encode('utf-8'), to_text(nonce).encode('utf-8')))

@@ -32,11 +32,20 @@ description:
   - "Every step can be interrupted and the module run again: it recognises a half-done rotation from the aliases
     and metadata above and finishes it, never creating a second successor and never revoking a key whose
     successor does not hold the alias."
-  - "The successor's value is chosen here: an HMAC-SHA256 of the alias, the old token id and a random nonce stored in
-    C(metadata.rotation.nonce), keyed with O(key_derivation_secret) (the master key by default). Nothing secret is
+  - "With O(key_derivation_secret), the successor's value is chosen here: an HMAC-SHA256 of the alias, the old
+    token id and a random nonce stored in C(metadata.rotation.nonce), keyed with that secret. Nothing secret is
     stored, yet a resumed run can compute the value again, check it against the stored hash and return it.
-    When it cannot (O(key_derivation=false), another secret, or the proxy refuses custom key values), an
-    unfinished successor whose value nobody has ever received is deleted and created again."
+    When it cannot (no secret, O(key_derivation=false), another secret, or the proxy refuses custom key values),
+    an unfinished successor whose value nobody has ever received is deleted and created again."
+  - "The master key is never used as the derivation secret: whoever holds an old master key and the key metadata
+    (a database dump) could otherwise compute every derived key, even after the master key was changed."
+  - "Concurrent runs (a second controller, a manual run beside the timer): a successor is created with a lease in
+    C(metadata.rotation.lease) (C(owner), C(expires) = now + O(lease_ttl) on the proxy's clock), dropped when its
+    value is handed out. Another run never deletes or replaces a successor whose lease is live, nor one that
+    meanwhile took the alias or was handed out (it reads the key again first), and rotates a key only if it
+    still holds the alias when read again just before. Such keys are listed in RV(skipped_keys) and the module
+    fails with \"another rotation in progress\" once the other keys are done. A lease whose owner died expires, and
+    the next run replaces that successor."
   - O(method=regenerate) uses LiteLLM Enterprise's C(/key/{key}/regenerate) instead, which changes the value in
     place and keeps the old value valid for O(grace_period) on the proxy side. Without an Enterprise licence
     LiteLLM answers it with HTTP 500 and an "Enterprise feature" message; the module fails at once and says so.
@@ -135,15 +144,30 @@ options:
   key_derivation:
     description:
       - Choose successor values here so that a resumed run can return them (see the description).
-      - With V(false) LiteLLM chooses the values and an interrupted rotation's successor is replaced.
+      - Not set, values are derived when O(key_derivation_secret) is given. V(true) without a secret fails;
+        with V(false) LiteLLM chooses the values and an interrupted rotation's successor is replaced.
     type: bool
-    default: true
   key_derivation_secret:
     description:
-      - Secret the successor values are derived from. Defaults to O(master_key).
-      - Use a separate secret (for example from a vault) if holders of the master key should not be able
-        to compute the values of rotated keys.
+      - Secret the successor values are derived from, dedicated to that purpose (the role
+        M(sacred_brain.llm_gateway.litellm_keys) generates one on the gateway host).
+      - If not set, the value of the E(LITELLM_KEY_DERIVATION_SECRET) environment variable is used.
+      - Must not be the master key. Without a secret, successor values are not derived.
       - When it changes between an interruption and the re-run, the unfinished successor is replaced.
+    type: str
+  lease_ttl:
+    description:
+      - How long a successor's lease (see the description) protects it from other runs, for example V(30m).
+      - It covers one key's steps from creating its successor to handing out its value; make it longer than
+        the requests of those steps can take with O(timeout) and O(retries).
+    type: str
+    default: 30m
+  lease_owner:
+    description:
+      - Name recorded as the holder of the leases this run takes (shown to other runs).
+      - A run with the same name may take over such a lease at once; give one only to runs that cannot
+        overlap (one controller whose runs share a lock).
+      - Default is the name of the host the module runs on and a random id, unique to the run.
     type: str
   redeliver:
     description:
@@ -324,6 +348,10 @@ import copy
 import datetime
 import json
 import math
+import socket
+import uuid
+
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import (
     LiteLLMAuthError,
@@ -370,6 +398,15 @@ class RotationFailed(Exception):
         self.exc = exc
         self.alias = alias
         self.step = step
+
+
+class RotationInProgress(Exception):
+    """Another run is rotating this alias: leave it alone (nothing of it was changed here)."""
+
+    def __init__(self, alias, why):
+        super(RotationInProgress, self).__init__(why)
+        self.alias = alias
+        self.why = why
 
 
 class Group:
@@ -481,8 +518,22 @@ class Rotator:
         for name in ('older_than_days', 'renew_within_days'):
             if p[name] is not None and (p[name] < 0 or p[name] != p[name]):
                 module.fail_json(msg='%s must be 0 or more days, got %s' % (name, p[name]))
-        self.derive = p['key_derivation']
-        self.secret = p['key_derivation_secret'] or p['master_key']
+        self.secret = p['key_derivation_secret'] or None
+        if self.secret is not None and self.secret == p['master_key']:
+            module.fail_json(msg='key_derivation_secret must not be the master key: give a secret of its own, so that '
+                                 'an old master key cannot compute rotated key values')
+        if p['key_derivation'] and self.secret is None:
+            module.fail_json(msg='key_derivation=true needs key_derivation_secret (or LITELLM_KEY_DERIVATION_SECRET); '
+                                 'the master key is not used to derive key values')
+        self.derive = self.secret is not None and p['key_derivation'] is not False
+        try:
+            self.lease_ttl = parse_duration(p['lease_ttl'])
+        except ValueError as exc:
+            module.fail_json(msg='lease_ttl: %s' % exc)
+        if self.lease_ttl <= 0:
+            module.fail_json(msg='lease_ttl must be more than 0 seconds')
+        self.owner = p['lease_owner'] or '%s/%s' % (socket.gethostname(), uuid.uuid4().hex[:12])
+        self.in_progress = []
         self.aliases = None
         if p['key_alias']:
             self.aliases = [p['key_alias']]
@@ -653,7 +704,9 @@ class Rotator:
         now = format_time(self.now)
         # handed_out=false until the alias has moved and the value is about to be returned (step 4).
         rotation = dict(generation=generation_of(old) + 1, predecessor_token=old['token'],
-                        rotated_at=now, alias=alias, method='community', handed_out=False)
+                        rotated_at=now, alias=alias, method='community', handed_out=False,
+                        lease=dict(owner=self.owner,
+                                   expires=format_time(self.now + datetime.timedelta(seconds=self.lease_ttl))))
         body = successor_body(old, self.now)
         body['key_alias'] = pending_alias(alias, old['token'])
         metadata = clean_metadata(key_metadata(old))
@@ -712,6 +765,48 @@ class Rotator:
             entry['replaced_token'] = stale[0]['token']
         return succ, value, stale
 
+    def live_lease(self, obj):
+        """(owner, expires) of another run's live lease on ``obj``, or None."""
+        lease = key_rotation(obj).get('lease')
+        if not isinstance(lease, dict) or lease.get('owner') == self.owner:
+            return None
+        expires = parse_time(lease.get('expires'))
+        if expires is None or expires <= self.now:
+            return None
+        return lease.get('owner'), expires
+
+    def check_replaceable(self, alias, stale):
+        """Read an unfinished successor again before replacing it; raise RotationInProgress if another run has it.
+
+        ``stale`` is the key as listed. Returns the key as read now, or None when it is gone.
+        """
+        try:
+            fresh = self.client.key_info(stale['token'])
+        except LiteLLMError as exc:
+            raise RotationFailed(exc, alias, 'read unfinished successor') from exc
+        if fresh is None:
+            return None
+        for obj in (stale, fresh):
+            lease = self.live_lease(obj)
+            if lease is not None:
+                raise RotationInProgress(alias, 'another rotation in progress: its successor %s is leased to %s '
+                                                'until %s' % (stale['token'], lease[0], format_time(lease[1])))
+        if key_rotation(fresh).get('handed_out') is True or \
+                (fresh.get('key_alias') == alias and stale.get('key_alias') != alias):
+            raise RotationInProgress(alias, 'another rotation in progress: the successor %s was handed out since '
+                                            'it was listed' % stale['token'])
+        return fresh
+
+    def check_still_holder(self, alias, old):
+        """Compare before acting: the key to rotate must still hold the alias when read again."""
+        try:
+            fresh = self.client.key_info(old['token'])
+        except LiteLLMError as exc:
+            raise RotationFailed(exc, alias, 'read the key again') from exc
+        if fresh is None or fresh.get('key_alias') != alias or key_metadata(fresh).get('retire_at'):
+            raise RotationInProgress(alias, 'another rotation in progress: %s no longer holds the alias as listed'
+                                            % old['token'])
+
     def rotate_community(self, group, old, pending, old_is_retiring, unhanded=None):
         alias = group.alias
         entry = dict(alias=alias, old_token=old['token'], new_token=None, method='community',
@@ -723,6 +818,10 @@ class Rotator:
             self.rotated.append(entry)
             return
 
+        # Another run may be handing out what this run's listing shows as unfinished: read it again.
+        stale = [k for k in stale if self.check_replaceable(alias, k) is not None or k is group.holder]
+        if succ is None and not stale and pending is None and not old_is_retiring and unhanded is None:
+            self.check_still_holder(alias, old)
         # An unfinished successor nobody has the value of frees its temporary alias for the new one.
         for key in [k for k in stale if k is not group.holder]:
             self.step(alias, 'delete unconfirmed successor', self.client.delete_keys, [key['token']])
@@ -825,6 +924,7 @@ class Rotator:
             return
         meta = copy.deepcopy(key_metadata(succ))
         meta['rotation'] = dict(rotation, handed_out=True)
+        meta['rotation'].pop('lease', None)  # handed out: no run may replace it any more
         try:
             self.client.update_key(succ['token'], {'metadata': meta})
         except LiteLLMError as exc:
@@ -987,10 +1087,15 @@ class Rotator:
                     else:
                         old, pending, old_is_retiring = decision[1:4]
                         unhanded = decision[4] if len(decision) > 4 else None
-                        if p['method'] == 'regenerate' and pending is None and not old_is_retiring:
-                            self.rotate_regenerate(group, old)
-                        else:
-                            self.rotate_community(group, old, pending, old_is_retiring, unhanded)
+                        try:
+                            if p['method'] == 'regenerate' and pending is None and not old_is_retiring:
+                                self.rotate_regenerate(group, old)
+                            else:
+                                self.rotate_community(group, old, pending, old_is_retiring, unhanded)
+                        except RotationInProgress as busy:
+                            self.in_progress.append(busy)
+                            self.skipped_keys.append(dict(alias=group.alias, token=old.get('token'), reason=busy.why))
+                            continue
                         if self.rotated and self.rotated[-1]['alias'] == group.alias:
                             self.rotated[-1]['renewed'] = group.alias in self.renewing
                             self.rotated[-1]['expires'] = self.renewing.get(group.alias) or (
@@ -1009,6 +1114,14 @@ class Rotator:
                 msg='%s: %s. Keys rotated before the failure are in "rotated"; run again to finish.'
                     % (where, failure.exc.msg),
                 changed=bool(self.rotated or self.purged), failed_alias=failure.alias, **kwargs)
+        if self.in_progress:
+            kwargs = self.result()
+            kwargs.pop('changed')
+            self.module.fail_json(
+                msg='another rotation in progress for %s; these keys were left alone (the others are done): %s. '
+                    'Run again once the other run has finished.'
+                    % (', '.join(repr(b.alias) for b in self.in_progress), '; '.join(b.why for b in self.in_progress)),
+                changed=bool(self.rotated or self.purged), failed_alias=self.in_progress[0].alias, **kwargs)
         self.module.exit_json(**self.result())
 
     def selected_unaliased(self, obj):
@@ -1073,9 +1186,11 @@ def main():
         purge=dict(type='bool', default=False),
         purge_action=dict(type='str', default='block', choices=['block', 'delete']),
         force=dict(type='bool', default=False),
-        key_derivation=dict(type='bool', default=True),
-        key_derivation_secret=dict(type='str', no_log=True),
+        key_derivation=dict(type='bool'),
+        key_derivation_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['LITELLM_KEY_DERIVATION_SECRET'])),
         redeliver=dict(type='bool', default=False),
+        lease_ttl=dict(type='str', default='30m'),
+        lease_owner=dict(type='str'),
     )
     module = LiteLLMModule(argument_spec=argspec, supports_check_mode=True,
                            mutually_exclusive=[('key_alias', 'key_aliases')])

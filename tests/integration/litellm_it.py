@@ -24,6 +24,19 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 PLAYBOOKS = ROOT / "playbooks"
 KEY_VALUE = re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_\-]{8,}")
+# What litellm_key_rotate derives successor values from when a test calls it directly (its
+# LITELLM_KEY_DERIVATION_SECRET fallback); never the master key (F18). The role passes its own.
+DERIVATION_SECRET = "integration-derivation-secret-0123456789"
+
+
+def derive_key(secret: str, alias: str, predecessor_token: str, nonce: str) -> str:
+    """The collection's own derive_key (the checkout as ansible_collections.sacred_brain.llm_gateway)."""
+    collections = str(ROOT / ".collections")
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
+    from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._litellm_api import derive_key as derive
+
+    return derive(secret, alias, predecessor_token, nonce)
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
@@ -39,6 +52,7 @@ def ansible_env(**extra: str) -> dict[str, str]:
         ANSIBLE_RETRY_FILES_ENABLED="0",
     )
     env.pop("LITELLM_MASTER_KEY", None)
+    env["LITELLM_KEY_DERIVATION_SECRET"] = DERIVATION_SECRET
     env.update(extra)
     return env
 

@@ -294,7 +294,9 @@ def test_item11_rotation_alias_moved_answer_lost_rerun_hands_out_a_working_value
     status, created = proxy.call("POST", "/key/generate", {"key_alias": alias})
     assert status == 200, created
     old = created["key"]
-    args = {"key_alias": alias, "grace_period": "60s", "key_derivation": derivation}
+    # One controller re-running after its own failure (its runs share a lock): the same lease_owner takes over
+    # its lease at once (F16); a run with another owner would wait for the lease to expire.
+    args = {"key_alias": alias, "grace_period": "60s", "key_derivation": derivation, "lease_owner": "it-controller"}
     # /key/update #1 retires the old key, #2 moves the alias: it is applied, its answer never arrives.
     proxy.set_faults(skip_next=1, drop_after_next=1, path_prefix="/key/update")
     first = ansible.module("litellm_key_rotate", args)

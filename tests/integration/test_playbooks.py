@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from litellm_it import PLAYBOOKS, Ansible, assert_no_secret, keys_of, pass_time, snapshot, token_of
+from litellm_it import PLAYBOOKS, Ansible, assert_no_secret, derive_key, keys_of, pass_time, snapshot, token_of
 
 VAULT_PASSWORD = "integration-vault-password"
 
@@ -239,6 +239,22 @@ def test_rotate_keys_purges_after_the_grace_period(rotated):
         assert proxy.chat(value).status == 200
 
 
+def test_f18_rotated_values_are_derived_from_a_secret_of_their_own(rotated):
+    """F18: the role generates a derivation secret on the gateway; the old master key computes no key in use."""
+    proxy, secret_file = rotated.proxy, rotated.tmp / "key-derivation.secret"
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    secret = secret_file.read_text().strip()
+    assert len(secret) >= 32 and secret != proxy.master_key
+    for alias in (rotated.alias["openwebui"], rotated.alias["batch"]):
+        [holder] = [k for k in keys_of(proxy, alias) if k["key_alias"] == alias]
+        rotation = holder["metadata"]["rotation"]
+        args = (alias, rotation["predecessor_token"], rotation["nonce"])
+        assert token_of(derive_key(secret, *args)) == holder["token"]
+        assert token_of(derive_key(proxy.master_key, *args)) != holder["token"]
+    for label in ("rotate", "rotate_again", "purge"):
+        assert_no_secret(rotated.runs[label].output, secret)
+
+
 def test_rotate_keys_output_holds_no_secret(rotated):
     secrets = [rotated.proxy.master_key, *rotated.values["created"].values(), *rotated.values["rotated"].values()]
     for label in ("rotate_check", "rotate", "rotate_again", "purge"):
@@ -281,4 +297,53 @@ def test_a_wrong_master_key_stops_both_playbooks_clearly(ansible, proxy, name):
         assert run.rc != 0
         assert f"the master key was rejected by {proxy.url}" in run.stdout, run
         assert_no_secret(run.output, wrong, proxy.master_key)
+    assert snapshot(proxy) == before
+
+
+def test_f13_an_executable_vault_password_file_is_run_not_read(ansible, proxy, name, tmp_path):
+    """F13: a vault password script is run, as --vault-password-file runs it; its source text is no password."""
+    import subprocess
+
+    from litellm_it import ansible_env
+
+    script = tmp_path / "vault-pass"
+    script.write_text(f"#!/bin/sh\n# prints the vault password, as a password manager client would\necho '{VAULT_PASSWORD}'\n")
+    script.chmod(0o700)
+    vault, alias = tmp_path / "keys.vault.yml", name("vault-script")
+    ansible.write_inventory(
+        litellm_keys_api_url=proxy.url, litellm_keys_master_key=proxy.master_key, litellm_keys_retries=0,
+        litellm_keys_vault_password_file=str(script), litellm_keys_rotation_older_than_days=0,
+        litellm_keys_rotation_renew_within_days=0,
+        litellm_keys_rotation_key_derivation_secret="f13-derivation-secret-0123456789",
+        litellm_keys_virtual_keys=[{"key_alias": alias, "deliver": [{"vault_file": str(vault), "variable": "k"}]}])
+    run = ansible.playbook(PLAYBOOKS / "keys.yml")
+    assert run.rc == 0, run
+    created = decrypt(vault)["k"]
+    run = ansible.playbook(PLAYBOOKS / "rotate_keys.yml")
+    assert run.rc == 0, run
+    rotated = decrypt(vault)["k"]
+    assert rotated != created
+    [holder] = [k for k in keys_of(proxy, alias) if k["key_alias"] == alias]
+    assert holder["token"] == token_of(rotated)
+    view = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(script), str(vault)],
+                          env=ansible_env(), capture_output=True, text=True, check=False)
+    assert view.returncode == 0 and yaml.safe_load(view.stdout) == {"k": rotated}, view.stderr
+    with pytest.raises(Exception):
+        decrypt(vault, script.read_text().strip())  # the script's text is not the password
+    with pytest.raises(Exception):
+        decrypt(vault, script.read_text())
+
+
+def test_f16_rotate_keys_refuses_to_run_on_several_gateways_at_once(ansible, proxy, name, tmp_path):
+    """F16: the gateways share one database; one rotate_keys run per gateway would race itself."""
+    before = snapshot(proxy)
+    inventory = yaml.safe_load(ansible.write_inventory(
+        litellm_keys_api_url=proxy.url, litellm_keys_master_key=proxy.master_key, litellm_keys_retries=0,
+        litellm_keys_virtual_keys=[{"key_alias": name("k"), "rotate": True,
+                                    "deliver": [{"host": "client1", "path": str(tmp_path / "k")}]}]).read_text())
+    inventory["all"]["children"]["gateways"]["hosts"]["gw2"] = {}
+    ansible.inventory.write_text(yaml.safe_dump(inventory))
+    run = ansible.playbook(PLAYBOOKS / "rotate_keys.yml", extra_vars={"litellm_keys_hosts": "gateways"})
+    assert run.rc != 0
+    assert "rotate_keys runs on exactly one gateway" in run.stdout and "gw, gw2" in run.stdout, run
     assert snapshot(proxy) == before

@@ -244,3 +244,42 @@ def test_an_interrupted_purge_is_finished_by_a_rerun(interrupted, case):
 def test_the_interruptions_leak_no_secret(interrupted):
     proxy, cases, run = interrupted
     assert_no_secret(run.output, proxy.master_key, *(c["old"] for c in cases.values()))
+
+
+def test_f16_another_run_leaves_a_leased_successor_alone_until_the_lease_expires(ansible, proxy, name):
+    """F16: run A (one controller) is cut off after creating its successor, or after moving the alias to it;
+    run B (another controller, another derivation secret, so it cannot recover A's value) must not delete that
+    successor while A's lease is live: it fails with "another rotation in progress". Once the lease has expired
+    on the clock the modules read, B replaces the successor as before."""
+    a_secret, b_secret = "run-a-derivation-secret-0123456789", "run-b-derivation-secret-0123456789"
+    cases = {"created": dict(fail_next=1, path_prefix="/key/update"),
+             "alias moved": dict(skip_next=1, drop_after_next=1, path_prefix="/key/update")}
+    aliases, tasks = {}, []
+    for i, (case, faults) in enumerate(cases.items()):
+        alias = aliases[case] = name(f"lease{i}")
+        assert proxy.call("POST", "/key/generate", {"key_alias": alias}).status == 200
+        tasks += [fault_task(proxy, f"fault{i}", faults),
+                  rotate_task(alias, f"a{i}", key_derivation_secret=a_secret, redeliver=False)]
+    tasks.append(fault_task(proxy, "healed", {}))
+    tasks += [rotate_task(alias, f"b{i}", key_derivation_secret=b_secret) for i, alias in enumerate(aliases.values())]
+    run = ansible.tasks(tasks)
+    for i, (case, alias) in enumerate(aliases.items()):
+        assert run[f"a{i}"].get("failed"), (case, run[f"a{i}"])
+        b = run[f"b{i}"]
+        assert b.get("failed") and "another rotation in progress" in b["msg"], (case, b)
+        [successor] = [k for k in keys_of(proxy, alias) if k["metadata"].get("rotation", {}).get("lease")]
+        lease = successor["metadata"]["rotation"]["lease"]
+        assert lease["owner"] and lease["expires"], (case, lease)
+        assert len(keys_of(proxy, alias)) == 2, case  # the old key and A's successor, both still there
+
+    pass_time(proxy, 31 * 60)  # past the default lease_ttl of 30m: A is gone
+    run = ansible.tasks([rotate_task(alias, f"later{i}", key_derivation_secret=b_secret)
+                         for i, alias in enumerate(aliases.values())])
+    for i, (case, alias) in enumerate(aliases.items()):
+        later = run[f"later{i}"]
+        assert not later.get("failed"), (case, later)
+        [entry] = later["rotated"]
+        assert entry.get("replaced_token"), (case, entry)
+        [holder] = [k for k in keys_of(proxy, alias) if k["key_alias"] == alias]
+        assert holder["token"] == token_of(entry["key"]) and proxy.chat(entry["key"]).status == 200
+    assert_no_secret(run.output, proxy.master_key, a_secret, b_secret)

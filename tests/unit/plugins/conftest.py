@@ -51,7 +51,7 @@ except ImportError:  # ansible-core < 2.19
 
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 MASTER_KEY = 'sk-master-unit-test-0123456789abcdef'
-API_URL = 'http://litellm.test:4000'
+API_URL = 'http://127.0.0.1:4000'
 
 
 def load_fixture(name):

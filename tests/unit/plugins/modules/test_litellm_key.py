@@ -146,7 +146,7 @@ def test_wrong_master_key(api, run_module):
     rc, out = run_module(litellm_key.main, dict(key_alias='svc', master_key='sk-not-the-master-key'))
     assert rc == 1
     assert out['failed'] is True
-    assert out['msg'].startswith('the master key was rejected by http://litellm.test:4000 (HTTP 401')
+    assert out['msg'].startswith('the master key was rejected by http://127.0.0.1:4000 (HTTP 401')
     assert 'sk-not-the-master-key' not in json.dumps(out)
 
 
@@ -169,7 +169,7 @@ def test_server_error_retried_then_success(api, run_module):
     rc, out = run_module(litellm_key.main, dict(key_alias='openwebui', max_budget=50))
     assert rc == 0, out
     assert out['changed'] is False
-    assert '2 requests to http://litellm.test:4000 had to be retried' in json.dumps(out.get('warnings'))
+    assert '2 requests to http://127.0.0.1:4000 had to be retried' in json.dumps(out.get('warnings'))
 
 
 def test_malformed_answer(api, run_module):
@@ -183,7 +183,7 @@ def test_connection_refused(api, run_module):
     api.fault('GET', '/key/list', api.REFUSED, times=10)
     rc, out = run_module(litellm_key.main, dict(key_alias='svc', retries=1))
     assert rc == 1
-    assert out['msg'].startswith('cannot connect to http://litellm.test:4000: connection refused (after 2 attempts)')
+    assert out['msg'].startswith('cannot connect to http://127.0.0.1:4000: connection refused (after 2 attempts)')
 
 
 def test_duplicate_aliases_are_refused(api, run_module):

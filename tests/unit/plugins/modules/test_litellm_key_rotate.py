@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
 
+import copy
 import datetime
 import json
 
@@ -38,7 +39,13 @@ def pending_and_retiring(api, alias):
                   if (k.get('key_alias') or '').startswith(alias + '.'))
 
 
+# The key derivation secret the role would pass (never the master key: F18).
+DERIVATION_SECRET = 'derivation-secret-unit-test-0123456789'
+
+
 def rotate(run_module, **args):
+    if args.get('key_derivation') is not False:
+        args.setdefault('key_derivation_secret', DERIVATION_SECRET)
     return run_module(litellm_key_rotate.main, args, diff=True)
 
 
@@ -187,6 +194,7 @@ def test_unrecoverable_successor_is_replaced(api, run_module):
     api.faults = []
     [unconfirmed] = [k for k in api.keys.values() if '.next.' in (k.get('key_alias') or '')]
 
+    api.clock_offset = 31 * 60  # its lease (F16) has expired: the run that made it is gone
     rc, out = rotate(run_module, key_alias='openwebui', key_derivation=False)
     assert rc == 0, out
     [entry] = out['rotated']
@@ -201,6 +209,7 @@ def test_changed_derivation_secret_replaces_the_successor(api, run_module):
     api.fault('POST', '/key/update', api.REFUSED, times=10)
     rotate(run_module, key_alias='openwebui', retries=0, key_derivation_secret='first-secret')
     api.faults = []
+    api.clock_offset = 31 * 60  # past the first run's lease (F16)
     rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='second-secret')
     assert rc == 0 and 'replaced_token' in out['rotated'][0]
     assert len(api.keys) == 2
@@ -394,6 +403,7 @@ def test_item11_without_derivation_the_unhanded_successor_is_replaced(api, run_m
     assert rc == 1
     [unhanded] = live(api, 'openwebui')
 
+    api.clock_offset = 31 * 60  # past the first run's lease (F16)
     rc, out = rotate(run_module, key_alias='openwebui', key_derivation=False)
     assert rc == 0, out
     [entry] = out['rotated']
@@ -464,8 +474,41 @@ def test_successor_value_is_derived_from_public_metadata(api, run_module):
     rc, out = rotate(run_module, key_alias='openwebui')
     [new] = live(api, 'openwebui')
     rotation = new['metadata']['rotation']
-    assert derive_key(api.master_key, 'openwebui', rotation['predecessor_token'], rotation['nonce']) == \
+    assert derive_key(DERIVATION_SECRET, 'openwebui', rotation['predecessor_token'], rotation['nonce']) == \
         out['rotated'][0]['key']
+
+
+def test_f18_the_master_key_never_keys_the_derivation(api, run_module, monkeypatch):
+    """F18: with only master_key set, derive_key is never called with it; successors are not derived."""
+    seen = []
+    real = litellm_key_rotate.derive_key
+    monkeypatch.setattr(litellm_key_rotate, 'derive_key', lambda secret, *rest: seen.append(secret) or real(secret, *rest))
+    monkeypatch.delenv('LITELLM_KEY_DERIVATION_SECRET', raising=False)
+    old = seed(api)
+    rc, out = run_module(litellm_key_rotate.main, dict(key_alias='openwebui', redeliver=True))
+    assert rc == 0, out
+    assert api.master_key not in seen and seen == []
+    [generate] = [c for c in api.writes() if c[1] == '/key/generate']
+    assert 'key' not in generate[3]  # the proxy chose the value
+    assert 'nonce' not in generate[3]['metadata']['rotation']
+    [new] = live(api, 'openwebui')
+    assert new['token'] == out['rotated'][0]['new_token'] != old['token']
+
+    # With a secret of its own, that secret (and only it) keys the derivation.
+    seed(api, 'other')
+    rc, out = rotate(run_module, key_alias='other')
+    assert rc == 0, out
+    assert seen and set(seen) == {DERIVATION_SECRET}
+
+
+def test_f18_the_master_key_is_refused_as_derivation_secret(api, run_module):
+    seed(api)
+    rc, out = run_module(litellm_key_rotate.main, dict(key_alias='openwebui', key_derivation_secret=api.master_key))
+    assert rc == 1 and 'must not be the master key' in out['msg']
+    assert api.master_key not in json.dumps(out)
+    rc, out = run_module(litellm_key_rotate.main, dict(key_alias='openwebui', key_derivation=True))
+    assert rc == 1 and 'needs key_derivation_secret' in out['msg']
+    assert api.writes() == []
 
 
 @pytest.mark.parametrize('count', [60])
@@ -475,7 +518,9 @@ def test_one_listing_and_four_writes_per_key(api, run_module, count):
     rc, out = rotate(run_module, older_than_days=90)
     assert rc == 0 and len(out['rotated']) == count
     reads = [c for c in api.calls if c[0] == 'GET']
-    assert len(reads) == 1  # 60 keys fit in one page of 100
+    assert len([c for c in reads if c[1] == '/key/list']) == 1  # 60 keys fit in one page of 100
+    # F16: each key is read again just before its rotation (does it still hold the alias?)
+    assert len([c for c in reads if c[1] == '/key/info']) == count and len(reads) == 1 + count
     assert len(api.writes()) == 4 * count  # create, retire, move, hand out
     assert len(api.keys) == 2 * count
 
@@ -582,18 +627,104 @@ def test_renewal_or_age_whichever_comes_first(api, run_module):
     assert sorted((e['alias'], e['renewed']) for e in out['rotated']) == [('old', False), ('soon', True)]
 
 
-def test_older_than_zero_rotates_every_selected_key_whatever_the_renewal_window(api, run_module):
-    # rotate_keys.yml -e litellm_keys_rotation_older_than_days=0 (the role passes its
-    # renewal window too): a key created a minute ago, far from expiry, is rotated now.
-    seed(api, 'fresh', metadata={'lifetime': 'never'}, created_at=at(days=0), expires=None)
-    rc, out = rotate(run_module, key_aliases=['fresh'], older_than_days=0, renew_within_days=14)
-    assert rc == 0, out
-    assert [(e['alias'], e['renewed']) for e in out['rotated']] == [('fresh', False)]
-    assert out['not_due'] == 0
-
-
 @pytest.mark.parametrize('name', ['renew_within_days', 'older_than_days'])
 def test_negative_windows_are_refused(api, run_module, name):
     rc, out = rotate(run_module, key_alias='openwebui', **{name: -1})
     assert rc == 1 and name in out['msg'], out
     assert api.calls == []
+
+
+# -- F16: concurrent runs --------------------------------------------------------
+def stale_listing(monkeypatch, api, listed):
+    """Make the next runs list ``listed`` (a copy of api.keys taken earlier), as a run that listed then would."""
+    real_load = litellm_key_rotate.Rotator.load
+
+    def load(self):
+        current = api.keys
+        api.keys = copy.deepcopy(listed)
+        try:
+            real_load(self)
+        finally:
+            api.keys = current
+
+    monkeypatch.setattr(litellm_key_rotate.Rotator, 'load', load)
+
+
+def interrupted_after_create(api, run_module, secret):
+    """Run A: creates its successor SA, then loses the proxy before renaming anything."""
+    api.fault('POST', '/key/update', api.REFUSED, times=10)
+    rc, out = rotate(run_module, key_alias='openwebui', retries=0, key_derivation_secret=secret)
+    assert rc == 1, out
+    api.faults = []
+    [sa] = [k for k in api.keys.values() if '.next.' in (k.get('key_alias') or '')]
+    return sa
+
+
+def test_f16_a_second_run_never_deletes_a_successor_another_run_hands_out(api, run_module, monkeypatch):
+    """Two runs with different secrets list the same keys; A finishes first; B must not delete SA."""
+    old = seed(api)
+    sa = interrupted_after_create(api, run_module, 'secret-of-run-a')
+    listed = copy.deepcopy(api.keys)  # what B lists: O holds the alias, SA unfinished
+
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-a')  # A finishes
+    assert rc == 0, out
+    assert out['rotated'][0]['new_token'] == sa['token']
+
+    stale_listing(monkeypatch, api, listed)
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')  # B, stale
+    assert rc == 1 and 'another rotation in progress' in out['msg'], out
+    assert sa['token'] in api.keys and sa['token'] not in api.deleted
+    assert live(api, 'openwebui')[0]['token'] == sa['token']
+    assert api.keys[old['token']]['key_alias'].startswith('openwebui.retiring.')
+    assert [c[1] for c in api.writes()].count('/key/generate') == 1  # B created nothing either
+    assert out['rotated'] == [] and out['skipped_keys'][0]['alias'] == 'openwebui'
+    # A's lease was recorded with SA (owner, expiry on the proxy's clock) and dropped once SA was handed out.
+    lease = listed[sa['token']]['metadata']['rotation']['lease']
+    assert lease['owner'] and parse(lease['expires']) > datetime.datetime.now(UTC)
+    assert 'lease' not in api.keys[sa['token']]['metadata']['rotation']
+
+
+def test_f16_a_live_lease_protects_an_unfinished_successor_until_it_expires(api, run_module):
+    """B cannot recover SA's value: while A's lease is live B leaves SA alone; once it expired, B replaces it."""
+    seed(api)
+    sa = interrupted_after_create(api, run_module, 'secret-of-run-a')
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')
+    assert rc == 1 and 'another rotation in progress' in out['msg'] and 'leased to' in out['msg'], out
+    assert sa['token'] in api.keys and api.deleted == {}
+
+    api.clock_offset = 31 * 60  # the proxy's clock, past the default lease_ttl of 30m: A is gone
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')
+    assert rc == 0, out
+    assert out['rotated'][0]['replaced_token'] == sa['token'] and sa['token'] in api.deleted
+
+
+def test_f16_a_stale_holder_is_not_rotated_twice(api, run_module, monkeypatch):
+    """B listed O as the holder before A rotated it completely: B must not start a second rotation of O."""
+    seed(api)
+    listed = copy.deepcopy(api.keys)
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-a')
+    assert rc == 0, out
+    sa = out['rotated'][0]['new_token']
+    writes = len(api.writes())
+    stale_listing(monkeypatch, api, listed)
+    rc, out = rotate(run_module, key_alias='openwebui', key_derivation_secret='secret-of-run-b')
+    assert rc == 1 and 'another rotation in progress' in out['msg'], out
+    assert len(api.writes()) == writes  # nothing was changed
+    assert live(api, 'openwebui')[0]['token'] == sa
+
+
+def test_f16_lease_settings_are_checked(api, run_module):
+    seed(api)
+    rc, out = rotate(run_module, key_alias='openwebui', lease_ttl='soon')
+    assert rc == 1 and out['msg'].startswith('lease_ttl:')
+    rc, out = rotate(run_module, key_alias='openwebui', lease_ttl='0s')
+    assert rc == 1 and 'lease_ttl must be more than 0' in out['msg']
+
+
+def test_older_than_days_zero_rotates_every_key_even_with_renew_within_days(api, run_module):
+    """rotate_keys -e litellm_keys_rotation_older_than_days=0 (the role also passes renew_within_days) rotates
+    every selected key: the remedy docs/key-management.md gives after a master-key change (F18)."""
+    seed(api, 'young', created_at=at(days=-1), expires=None)
+    rc, out = rotate(run_module, key_aliases=['young'], older_than_days=0, renew_within_days=14)
+    assert rc == 0, out
+    assert [e['alias'] for e in out['rotated']] == ['young'] and out['not_due'] == 0
