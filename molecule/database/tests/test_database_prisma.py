@@ -1,23 +1,30 @@
-"""Prisma on the native gateway, as far as these machines allow.
+"""The native gateway's proxy on its PostgreSQL, for real.
 
-LiteLLM's Prisma engines come from binaries.prisma.sh, which is out of reach
-here (ENVIRONMENT.md), so the proxy cannot be pointed at its database. What
-is checked for real:
-- the check that decides whether litellm-migrate.service must run reads
-  Prisma's ledger in the real PostgreSQL of the native host;
-- pointing the proxy at the database (litellm_database_connect_proxy: true)
-  installs the pinned Prisma client and Node.js into the real venv, then
-  stops at `prisma generate` with an error naming the offline setting, before
-  the venv is switched or the proxy restarted, and a run back to the
-  scenario's settings returns the host to where it was.
+binaries.prisma.sh is out of reach here (ENVIRONMENT.md), so the native host
+gets Prisma the way an air-gapped gateway does: litellm_prisma_engines_archive,
+here the archive of scripts/build-prisma-archive.sh (the Prisma CLI and Prisma's
+query engine compiled to WebAssembly, on Debian's Node.js), checksum verified, and
+LiteLLM's migrations applied with psql (litellm_database_migrate_method: sql).
+What is checked, on the real proxy and the real database:
+- /health/readiness reports the database connected, through the archive's engine;
+- Prisma's ledger holds every shipped migration as `prisma migrate deploy` records
+  it, and the role's migration check finds nothing pending;
+- a key generated through LiteLLM's admin API is stored in the database,
+  authenticates a chat completion, and still does after a restart of the proxy;
+- a migration that fails stops the play before the proxy restarts, with the proxy
+  untouched, and the play's next run (the failure resolved) is green;
+- a bad archive checksum or Prisma pin fails naming the variable, nothing changed.
+The backup + restore drill with a key is in test_database_restore.py.
 """
 
 import base64
+import hashlib
 import json
 import shlex
+import time
 
-import pytest
-from database_helpers import PROJECT_DIR, STATE_CMD, assert_stopped_in_preflight, psql, recap, run_playbook
+from database_helpers import (PROJECT_DIR, STATE_CMD, api, assert_stopped_in_preflight, psql, recap,
+                              run_playbook)
 
 CHECK_SCRIPT = PROJECT_DIR / "roles" / "litellm_service" / "files" / "litellm-migrations-pending"
 VENV = "/opt/sacred-brain/venvs/litellm-1.108.7"
@@ -26,145 +33,195 @@ EXTRAS = "import litellm_proxy_extras, os; print(os.path.dirname(litellm_proxy_e
 # Prisma is set up by Ansible for the native (venv) gateway only; compose uses
 # the image's. conftest.py deselects these tests for the other hosts.
 ONLY_HOSTS = ("litellm-db-native",)
-LEDGER_DDL = (
-    'CREATE TABLE "_prisma_migrations" (id varchar(36) PRIMARY KEY, migration_name varchar(255) NOT NULL, '
-    "finished_at timestamptz, rolled_back_at timestamptz)"
-)
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hi"}]}
+DRILL_MIGRATION = "99990101000000_sacred_brain_failing_drill"
 
 
-@pytest.fixture
-def migrations_check(host, database):
-    """The role's migration check, put on the host, and the active venv's migrations."""
-    encoded = base64.b64encode(CHECK_SCRIPT.read_bytes()).decode()
-    host.run_test(f"echo {encoded} | base64 -d > /tmp/migrations-pending && chmod 0755 /tmp/migrations-pending")
-    extras = host.check_output(f"{ACTIVE_VENV}/bin/python -c {shlex.quote(EXTRAS)}")
-    shipped = sorted(host.check_output(f"cd {extras}/migrations && ls */migration.sql | cut -d/ -f1").splitlines())
-    assert len(shipped) > 100, shipped[:5]
-
-    def pending(env_file="/etc/litellm/database.env"):
-        return host.run(f"{ACTIVE_VENV}/bin/python /tmp/migrations-pending {env_file} {extras}/migrations")
-
-    yield pending, shipped
-    psql(host, database, 'DROP TABLE IF EXISTS "_prisma_migrations"')
-    host.run("rm -f /tmp/migrations-pending /tmp/no-url.env")
+def wait_for(predicate, what, timeout=300):
+    """Poll until predicate() is truthy (generous deadline: loaded 2-core machines)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
+        time.sleep(1)
 
 
-def test_migration_check_reads_the_prisma_ledger(host, database, migrations_check):
-    pending, shipped = migrations_check
-    fresh = pending()
-    assert fresh.rc == 0, fresh.stderr
-    assert json.loads(fresh.stdout) == shipped  # no ledger yet: every migration is pending
-
-    assert psql(host, database, LEDGER_DDL).rc == 0
-    rows = [
-        (shipped[0], "now()", "NULL"),   # applied
-        (shipped[1], "now()", "now()"),  # rolled back: deploy applies it again
-        (shipped[2], "NULL", "NULL"),    # started, never finished
-    ]
-    for number, (name, finished, rolled_back) in enumerate(rows):
-        insert = (f"INSERT INTO \"_prisma_migrations\" VALUES ('{number}', '{name}', {finished}, {rolled_back})")
-        assert psql(host, database, insert).rc == 0
-    after = pending()
-    assert after.rc == 0, after.stderr
-    assert json.loads(after.stdout) == shipped[1:]
-    assert database["password"] not in fresh.stdout + fresh.stderr + after.stdout + after.stderr
+def readiness(host, gateway):
+    status, body = api(host, gateway, "GET", "/health/readiness", key="", timeout=10)
+    return body if status == 200 and isinstance(body, dict) else None
 
 
-def test_migration_check_fails_clearly(host, database, migrations_check):
-    pending, _ = migrations_check
-    host.run_test("printf 'POSTGRES_DB=litellm\\n' > /tmp/no-url.env")
-    no_url = pending("/tmp/no-url.env")
-    assert no_url.rc != 0
-    assert "no DATABASE_URL in /tmp/no-url.env" in no_url.stderr
-
-    wrong = database["url"].replace(database["password"], "not-the-password")
-    host.run_test(f"printf 'DATABASE_URL=%s\\n' {shlex.quote(wrong)} > /tmp/no-url.env")
-    refused = pending("/tmp/no-url.env")
-    assert refused.rc != 0
-    assert "cannot read the migration ledger" in refused.stderr
-    assert "not-the-password" not in refused.stderr
+def db_ready(host, gateway):
+    return wait_for(lambda: (body := readiness(host, gateway)) and body.get("db") == "connected" and body,
+                    "/health/readiness with the database connected")
 
 
 def proxy_state(host):
     return {
         "started": host.check_output("systemctl show -p ActiveEnterTimestamp --value litellm.service"),
+        "pid": host.check_output("systemctl show -p MainPID --value litellm.service"),
         "active_venv": host.check_output(f"readlink {ACTIVE_VENV}"),
-        "unit": host.check_output("sha256sum /etc/systemd/system/litellm.service"),
         "liveliness": host.run("curl -fsS -o /dev/null -w '%{http_code}' http://127.0.0.1:4000/health/liveliness").stdout,
     }
 
 
-def test_pointing_the_proxy_at_the_database_stops_at_prisma_generate(host, database):
+def extras_dir(host):
+    return host.check_output(f"{ACTIVE_VENV}/bin/python -c {shlex.quote(EXTRAS)}")
+
+
+def test_the_proxy_runs_on_its_database_through_the_archives_engine(host, gateway, database):
+    body = db_ready(host, gateway)
+    assert body["status"] == "healthy", body
+    unit = host.file("/etc/systemd/system/litellm.service").content_string
+    assert "Environment=PRISMA_QUERY_ENGINE_BINARY=/opt/sacred-brain/prisma/wasm-engine/query-engine" in unit
+    assert "Environment=DISABLE_SCHEMA_UPDATE=true" in unit
+    assert "DATABASE_URL=" in host.file(database["proxy_env_file"]).content_string
+    # The engine prisma-client-py spawned is the archive's, under Node.js, in the proxy's unit, as its user.
+    engine = host.run("pgrep -f 'node .*/opt/sacred-brain/prisma/wasm-engine/shim.mjs'")
+    assert engine.rc == 0, host.run("ps -eo pid,ppid,user,args").stdout[-3000:]
+    pid = engine.stdout.split()[0]
+    assert "litellm.service" in host.file(f"/proc/{pid}/cgroup").content_string
+    assert host.process.get(pid=int(pid)).user == "litellm"
+    # The archive was unpacked as built (its own checksums hold) after its checksum was verified.
+    assert host.run("cd /opt/sacred-brain/prisma && sha256sum --quiet -c SHA256SUMS").rc == 0
+    given = host.ansible.get_variables()["litellm_prisma_engines_archive_checksum"]
+    assert given, "run the scenario through make (SACRED_BRAIN_PRISMA_ARCHIVE_SHA256 names the archive's checksum)"
+    assert given == host.check_output("sha256sum /srv/prisma/prisma-engines-wasm.tar.gz | cut -d' ' -f1")
+    marker = host.file("/opt/sacred-brain/prisma/.sacred-brain-engines-archive").content_string.split()
+    assert marker == ["/srv/prisma/prisma-engines-wasm.tar.gz", given]
+    assert host.run("node --version").stdout.startswith("v18.")  # Debian 12's Node.js runs the engine
+
+
+def test_the_migration_ledger_is_complete(host, database):
+    extras = extras_dir(host)
+    shipped = sorted(host.check_output(f"cd {extras}/migrations && ls -d */ | tr -d /").splitlines())
+    assert len(shipped) > 100
+    # Applied by the sql method, recorded as `prisma migrate deploy` records: checksum = sha256 of the file.
+    rows = psql(host, database, 'select migration_name, checksum, applied_steps_count, finished_at is not null '
+                                'from "_prisma_migrations" where rolled_back_at is null order by migration_name')
+    assert rows.rc == 0, rows.stderr
+    ledger = [line.split("|") for line in rows.stdout.splitlines()]
+    applied = [row for row in ledger if row[3] == "t"]
+    assert [row[0] for row in applied] == shipped
+    sums = dict(line.split("  ", 1)[::-1] for line in host.check_output(
+        f"cd {extras}/migrations && sha256sum */migration.sql").splitlines())
+    assert all(row[1] == sums[f"{row[0]}/migration.sql"] and row[2] == "1" for row in applied)
+    # The role's own check agrees: nothing pending, so no later run migrates again.
+    encoded = base64.b64encode(CHECK_SCRIPT.read_bytes()).decode()
+    assert host.file("/usr/local/sbin/litellm-migrations-pending").content_string == base64.b64decode(encoded).decode()
+    pending = host.run(f"{ACTIVE_VENV}/bin/python /usr/local/sbin/litellm-migrations-pending "
+                       f"{database['proxy_env_file']} {extras}/migrations")
+    assert pending.rc == 0 and json.loads(pending.stdout) == [], pending.stderr
+    # It ran as the sql job, in the migration unit, before the proxy.
+    assert "/usr/local/sbin/litellm-migrate-sql" in host.file("/etc/systemd/system/litellm-migrate.service").content_string
+    assert host.check_output("systemctl show -p Result --value litellm-migrate.service") == "success"
+
+
+def test_migration_check_fails_clearly(host, database):
+    extras = extras_dir(host)
+    check = f"{ACTIVE_VENV}/bin/python /usr/local/sbin/litellm-migrations-pending"
+    host.run_test("printf 'POSTGRES_DB=litellm\\n' > /tmp/no-url.env")
+    no_url = host.run(f"{check} /tmp/no-url.env {extras}/migrations")
+    assert no_url.rc != 0
+    assert "no DATABASE_URL in /tmp/no-url.env" in no_url.stderr
+
+    wrong = database["url"].replace(database["password"], "not-the-password")
+    host.run_test(f"printf 'DATABASE_URL=%s\\n' {shlex.quote(wrong)} > /tmp/no-url.env")
+    refused = host.run(f"{check} /tmp/no-url.env {extras}/migrations")
+    host.run("rm -f /tmp/no-url.env")
+    assert refused.rc != 0
+    assert "cannot read the migration ledger" in refused.stderr
+    assert "not-the-password" not in refused.stderr
+
+
+def test_a_key_from_the_admin_api_chats_and_survives_a_restart(host, gateway, database):
+    db_ready(host, gateway)
+    status, created = api(host, gateway, "POST", "/key/generate",
+                          {"key_alias": "db-scenario-restart", "models": ["gpt-4o-mini"],
+                           "metadata": {"test": "survives a restart"}})
+    assert status == 200, created
+    key = created["key"]
+    try:
+        # Stored in the real database (LiteLLM keeps the sha256 of the key).
+        token = hashlib.sha256(key.encode()).hexdigest()
+        stored = psql(host, database, f"select key_alias from \"LiteLLM_VerificationToken\" where token = '{token}'")
+        assert stored.stdout.strip() == "db-scenario-restart", stored.stdout + stored.stderr
+        status, body = api(host, gateway, "POST", "/v1/chat/completions", CHAT, key=key)
+        assert status == 200 and body["choices"][0]["message"]["content"], body
+        status, _ = api(host, gateway, "POST", "/v1/chat/completions", CHAT, key="sk-not-a-key-00000000000000000")
+        assert status == 401
+
+        before = proxy_state(host)
+        assert host.run("systemctl restart litellm.service").rc == 0
+        wait_for(lambda: proxy_state(host)["pid"] not in ("0", before["pid"]), "a new proxy process")
+        db_ready(host, gateway)
+        status, body = wait_for(lambda: (answer := api(host, gateway, "POST", "/v1/chat/completions", CHAT,
+                                                       key=key))[0] == 200 and answer,
+                                "a chat completion with the key after the restart")
+        assert body["choices"][0]["message"]["content"], body
+        status, info = api(host, gateway, "GET", f"/key/info?key={key}")
+        assert status == 200 and info["info"]["metadata"]["test"] == "survives a restart", info
+        assert info["info"]["key_alias"] == "db-scenario-restart", info
+    finally:
+        api(host, gateway, "POST", "/key/delete", {"keys": [key]})
+
+
+def test_a_failed_migration_stops_the_play_before_the_restart(host, gateway, database):
+    """A migration the database refuses (planted into the active venv's migrations), on a run that
+    would restart the proxy (an env change): the play stops after the migration job, the proxy untouched."""
+    extras = extras_dir(host)
+    planted = f"{extras}/migrations/{DRILL_MIGRATION}"
+    host.run_test(f"mkdir -p {planted} && printf '%s\\n' 'CREATE TABLE \"DrillHalfDone\" (id int);' "
+                  f"'SELECT sacred_brain_no_such_function();' > {planted}/migration.sql")
     before = proxy_state(host)
     assert before["liveliness"] == "200"
-
-    result = run_playbook("-e", json.dumps({"litellm_database_connect_proxy": True}))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-4000:]
-    assert "prisma generate failed in " + VENV in output, output[-4000:]
-    assert "litellm_prisma_engines_archive" in output
-    assert recap(output)["failed"] == 1, output[-3000:]
-
-    # Everything up to the generation is real: the pinned client in the venv, Node.js on the host.
-    version = host.run(f"{VENV}/bin/python -c 'import prisma; print(prisma.__version__)'")
-    assert version.stdout.strip() == "0.11.0", version.stderr
-    assert host.run("node --version").rc == 0
-    # The CLI came from the npm registry; the engines (binaries.prisma.sh) did not.
-    assert host.file("/opt/sacred-brain/prisma/node_modules/prisma/build/index.js").exists
-    assert "binaries.prisma.sh" in output
-    assert not host.file(f"{VENV}/.sacred-brain-prisma-client").exists
-    # ...and the proxy was neither switched nor restarted, and the migration unit never written.
-    assert proxy_state(host) == before
-    assert not host.file("/etc/systemd/system/litellm-migrate.service").exists
-
-    back = run_playbook()
-    back_output = back.stdout + back.stderr
-    assert back.returncode == 0, back_output[-4000:]
-    assert "DATABASE_URL" not in host.file(database["proxy_env_file"]).content_string
-    again = run_playbook()
-    assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
-    assert proxy_state(host)["liveliness"] == "200"
-
-
-def test_a_failed_migration_job_stops_the_play_before_the_restart(host, database):
-    before = proxy_state(host)
-    since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
-
-    # Without the client step, LiteLLM's migration job itself meets the missing engines.
-    result = run_playbook("-e", json.dumps({"litellm_database_connect_proxy": True}),
-                          "--skip-tags", "litellm_venv_prisma")
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output[-4000:]
-    assert "LiteLLM's migrations failed (journalctl -u litellm-migrate.service)" in output, output[-4000:]
-    assert recap(output)["failed"] == 1, output[-3000:]
-
-    # The unit ran LiteLLM's real migration job, which reached the real database...
-    migrate_unit = host.file("/etc/systemd/system/litellm-migrate.service").content_string
-    assert "--skip_server_startup" in migrate_unit
-    assert "Wants=network-online.target litellm-migrate.service" in host.file(
-        "/etc/systemd/system/litellm.service").content_string
-    journal = host.check_output(f"journalctl -u litellm-migrate.service --since '{since}' --no-pager")
-    assert "migrations at /opt/sacred-brain/venvs/litellm-1.108.7" in journal, journal[-3000:]
-    assert "Acquired the Prisma migration lock" in journal, journal[-3000:]
-    assert "Database migration cannot proceed" in journal, journal[-3000:]
-    assert database["password"] not in journal
-    assert host.run("systemctl is-failed litellm-migrate.service").stdout.strip() == "failed"
-    # ...and the proxy still runs as it did, not restarted onto a schema that is not there.
-    after = proxy_state(host)
-    assert (after["started"], after["active_venv"], after["liveliness"]) == (
-        before["started"], before["active_venv"], "200")
-
+    try:
+        result = run_playbook("-e", json.dumps({"litellm_env_extra": {"SACRED_BRAIN_DRILL": "restart-me"}}))
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output[-4000:]
+        assert "LiteLLM's migrations failed (journalctl -u litellm-migrate.service" in output, output[-4000:]
+        assert "sacred_brain_no_such_function" in output, output[-4000:]  # psql's error, in the play's message
+        assert recap(output)["failed"] == 1, output[-3000:]
+        # The env file changed, but the proxy was not restarted onto it.
+        assert "SACRED_BRAIN_DRILL" in host.file(database["proxy_env_file"]).content_string
+        assert proxy_state(host) == before
+        assert host.run("systemctl is-failed litellm-migrate.service").stdout.strip() == "failed"
+        # Recorded as Prisma records a failed migration: unfinished, with the error in its logs.
+        row = psql(host, database, "select finished_at is null, rolled_back_at is null, logs like '%no_such_function%' "
+                                   f"from \"_prisma_migrations\" where migration_name = '{DRILL_MIGRATION}'")
+        assert row.stdout.split() == ["t|t|t"], row.stdout + row.stderr
+        journal = host.check_output("journalctl -u litellm-migrate.service --no-pager -n 50")
+        assert database["password"] not in journal
+    finally:
+        # Resolved as an operator would: the bad migration gone, its half-done work undone, its row rolled back.
+        host.run(f"rm -rf {planted}")
+        psql(host, database, 'drop table if exists "DrillHalfDone"; update "_prisma_migrations" '
+                             f"set rolled_back_at = now() where migration_name = '{DRILL_MIGRATION}'")
     back = run_playbook()
     assert back.returncode == 0, (back.stdout + back.stderr)[-4000:]
-    assert not host.file("/etc/systemd/system/litellm-migrate.service").exists
-    assert "litellm-migrate" not in host.file("/etc/systemd/system/litellm.service").content_string
-    again = run_playbook()
-    assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
+    assert "SACRED_BRAIN_DRILL" not in host.file(database["proxy_env_file"]).content_string
+    assert proxy_state(host)["started"] != before["started"]  # the env change reverted: restarted now
+    db_ready(host, gateway)
 
 
 def test_bad_prisma_input_fails_before_any_change(host):
     before = (host.run(STATE_CMD).stdout, proxy_state(host))
-    bad = {"litellm_database_connect_proxy": True, "litellm_venv_prisma_requirement": "prisma"}
-    result = run_playbook("-e", json.dumps(bad))
+    result = run_playbook("-e", json.dumps({"litellm_venv_prisma_requirement": "prisma"}))
     assert_stopped_in_preflight(result, "litellm_venv_prisma_requirement must pin the prisma package")
     assert (host.run(STATE_CMD).stdout, proxy_state(host)) == before
+
+
+def test_an_archive_with_another_checksum_is_refused_before_unpacking(host):
+    before = (host.run(STATE_CMD + "; find /opt/sacred-brain/prisma -type f | sort | xargs sha256sum").stdout,
+              proxy_state(host))
+    result = run_playbook("-e", json.dumps({"litellm_prisma_engines_archive_checksum": "0" * 64}))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    assert "litellm_prisma_engines_archive_checksum: /srv/prisma/prisma-engines-wasm.tar.gz has sha256" in output, \
+        output[-3000:]
+    assert recap(output)["changed"] == 0, output[-3000:]
+    assert (host.run(STATE_CMD + "; find /opt/sacred-brain/prisma -type f | sort | xargs sha256sum").stdout,
+            proxy_state(host)) == before
+
