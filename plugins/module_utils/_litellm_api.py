@@ -101,6 +101,7 @@ def connection_problems(url, validate_certs, allow_insecure_http):
                         'pose as the proxy and receive the master key; give the CA in ca_path instead' % url)
     return errors, warnings
 
+
 # Metadata keys that LiteLLM itself keeps inside an object's ``metadata``
 # (proxy/_types.py: LiteLLM_ManagementEndpoint_MetadataFields, ..._Premium and
 # LiteLLM_Reserved_Metadata_Fields). They are set through their own request

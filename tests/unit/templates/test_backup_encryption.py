@@ -8,7 +8,6 @@ PostgreSQL programs, as in test_database_templates.py."""
 import os
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 from test_database_templates import ROLE_TEMPLATES, STANDINS, render

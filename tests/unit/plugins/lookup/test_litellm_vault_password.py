@@ -12,7 +12,17 @@ import subprocess
 import sys
 
 PASSWORD = 'the-real-vault-password'
-COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '.collections'))
+
+
+def _collections_root():
+    """The directory that holds ``ansible_collections``: the tree ansible-test runs in, or the checkout's .collections."""
+    parts = os.path.abspath(__file__).split(os.sep)
+    if 'ansible_collections' in parts:
+        return os.sep.join(parts[:len(parts) - 1 - parts[::-1].index('ansible_collections')]) or os.sep
+    return os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '.collections'))
+
+
+COLLECTIONS = _collections_root()
 CHILD = r'''
 import json, sys
 sys.path.insert(0, sys.argv[1])
