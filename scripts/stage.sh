@@ -52,7 +52,11 @@ case "${1:-}" in
     mkdir -p "$(dirname "$STAGE_TIMES")"
     printf '\n===== stage %s: %s\n' "$name" "$*"
     start=$(now)
-    "$@"
+    # Stages share nothing through stdin; a shared one would be shared state:
+    # Node (npm, the Prisma CLI of the real-API stage) sets the inherited stdin
+    # non-blocking, and an ansible-playbook starting in another lane then
+    # refuses to run ("Ansible requires blocking IO on stdin").
+    "$@" </dev/null
     rc=$?
     end=$(now)
     children_cpu

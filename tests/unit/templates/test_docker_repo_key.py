@@ -60,7 +60,9 @@ def test_a_key_with_another_fingerprint_is_never_installed(tmp_path, key):
     pinned = "9DC8 5822 9FC7 DD38 854A E2D8 8D81 803C 0EBF CD88"
     result, output, keyring = _run(tmp_path, path, pinned)
     assert result.returncode != 0
-    assert f"has fingerprint {fingerprint}, not {pinned}; Docker's repository was not added" in output, output[-2500:]
+    # The callback may print the message YAML-quoted (Docker''s on ansible-core 2.16): no quote in what is matched.
+    assert f"has fingerprint {fingerprint}, not {pinned}; Docker" in output, output[-2500:]
+    assert "repository was not added" in output, output[-2500:]
     assert not keyring.exists()
 
 
