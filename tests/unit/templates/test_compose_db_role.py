@@ -5,14 +5,8 @@ database.env and the restore command are rendered; the role SQL
 cluster whose bootstrap superuser is postgres, as the image makes it."""
 
 import os
-import secrets
-import shutil
-import socket
 import subprocess
-import tempfile
-from pathlib import Path
 
-import pytest
 from test_database_templates import ROLE_TEMPLATES, render
 
 
@@ -50,47 +44,6 @@ def test_compose_restore_drops_and_creates_as_superuser_and_restores_as_the_owne
     assert 'in_db dropdb --username="$PGUSER_ADMIN"' in script
     assert 'in_db createdb --username="$PGUSER_ADMIN" --maintenance-db=postgres --owner="$PGUSER_OWNER"' in script
     assert 'in_db pg_restore --username="$PGUSER_OWNER"' in script
-
-
-def _pg_bin():
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "initdb").exists():
-            return candidate
-    pytest.fail("PostgreSQL's server programs are missing: apt-get install -y postgresql (make deps)")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """A cluster of its own whose bootstrap superuser is postgres, on a free loopback port."""
-    if not shutil.which("psql"):
-        pytest.fail("psql is missing: apt-get install -y postgresql-client (make deps)")
-    bin_dir = _pg_bin()
-    base = Path(tempfile.mkdtemp(prefix="sacred-brain-compose-role-"))
-    os.chmod(base, 0o711)
-    data, sock = base / "data", base / "sock"
-    sock.mkdir()
-    password = secrets.token_hex(12)
-    pwfile = base / "pw"
-    pwfile.write_text(password + "\n")
-    run_as = []
-    if os.geteuid() == 0:  # initdb refuses root
-        run_as = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
-        for path in (base, sock, pwfile):
-            shutil.chown(path, "nobody")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    subprocess.run(run_as + [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
-                             "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-    subprocess.run(run_as + [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "300",
-                             "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield {"port": port, "password": password}
-    finally:
-        subprocess.run(run_as + [str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True, check=False)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _psql(cluster, user, password, dbname, sql=None, stdin=None):
