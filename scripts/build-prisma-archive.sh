@@ -30,19 +30,8 @@ die() { log "$*"; exit 1; }
 
 command -v npm >/dev/null 2>&1 || die "'npm' is missing: install it with 'apt-get install -y npm' (or run 'make deps')"
 
-npm_install() {   # same naming as scripts/real-admin-api.sh: one install per lock file
-  local src=$1 sum dir
-  sum=$(cat "$src/package.json" "$src/package-lock.json" "$src"/*.mjs 2>/dev/null | sha256sum | cut -c1-16)
-  dir="$CACHE_DIR/realapi/$(basename "$src")-$sum"
-  if [ ! -f "$dir/.installed" ]; then
-    log "npm ci in $dir (integrity checked against package-lock.json)"
-    rm -rf "$dir"; mkdir -p "$dir"
-    cp -a "$src"/. "$dir"/
-    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
-    touch "$dir/.installed"
-  fi
-  echo "$dir"
-}
+# shellcheck source=scripts/npm-install.sh
+. "$here/scripts/npm-install.sh"
 
 mkdir -p "$CACHE_DIR"
 exec 9>"$CACHE_DIR/.prisma-archive.lock"

@@ -58,20 +58,8 @@ as_pg() {   # run a command as the cluster's owner
 site_packages() { "$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
 
 # --- 1. the engine shim and the Prisma CLI, installed once per lock file -------------
-npm_install() {   # source dir (package.json + package-lock.json) -> prints the installed dir
-  local src=$1 sum dir
-  sum=$(cat "$src/package.json" "$src/package-lock.json" "$src"/*.mjs 2>/dev/null | sha256sum | cut -c1-16)
-  dir="$CACHE_DIR/realapi/$(basename "$src")-$sum"
-  if [ ! -f "$dir/.installed" ]; then
-    log "npm ci in $dir (integrity checked against package-lock.json)"
-    rm -rf "$dir"; mkdir -p "$dir"
-    cp -a "$src"/. "$dir"/
-    # --ignore-scripts: the Prisma CLI's postinstall would download native engines
-    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
-    touch "$dir/.installed"
-  fi
-  echo "$dir"
-}
+# shellcheck source=scripts/npm-install.sh
+. "$here/scripts/npm-install.sh"
 
 prisma_env() {   # exported for `prisma generate` and the proxy
   local shim=$1 cli=$2
