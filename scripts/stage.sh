@@ -36,6 +36,10 @@ children_cpu() {  # sets cpu: user + system seconds of this shell's finished chi
   rm -f "$file"
 }
 
+machine_cpu() {  # prints "busy idle" jiffies of all CPUs since boot (/proc/stat)
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+}
+
 elapsed() {  # start end -> seconds with one decimal
   awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'
 }
@@ -45,6 +49,7 @@ case "${1:-}" in
     mkdir -p "$(dirname "$STAGE_TIMES")"
     : >"$STAGE_TIMES"
     now >"$STAGE_TIMES.start"
+    machine_cpu >"$STAGE_TIMES.cpu"
     ;;
   run)
     name=${2:?usage: scripts/stage.sh run NAME CMD...}
@@ -93,6 +98,15 @@ case "${1:-}" in
     # Stages run in parallel lanes (make test): the wall clock is what counts.
     if [ -s "$STAGE_TIMES.start" ]; then
       printf '%-24s %-8s %12s\n' "elapsed" "" "$(human "$(elapsed "$(cat "$STAGE_TIMES.start")" "$(now)")")"
+    fi
+    # The whole machine's CPUs over the run, containers included (which the
+    # stages' CPU column leaves out): near 100 % the run is CPU-bound and only
+    # less work shortens it; far below, it waited and more lanes would help.
+    if [ -s "$STAGE_TIMES.cpu" ]; then
+      read -r busy0 idle0 <"$STAGE_TIMES.cpu"
+      read -r busy1 idle1 < <(machine_cpu)
+      awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN {
+        if (b + i > 0) printf "%-24s %-8s %12s  %.0f %% of %d CPUs busy, containers included\n", "machine CPU", "", sprintf("%d min %02d s", int(b / hz / 60), int(b / hz) % 60), 100 * b / (b + i), n }'
     fi
     exit "$bad"
     ;;

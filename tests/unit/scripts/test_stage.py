@@ -47,3 +47,13 @@ def test_reset_forgets_earlier_runs(tmp_path):
     stage(tmp_path, "run", "lint", "false")
     stage(tmp_path, "reset")
     assert "not run" in stage(tmp_path, "summary", "lint").stdout
+
+
+def test_summary_reports_the_machines_cpu_over_the_run(tmp_path):
+    """The stages' CPU column leaves containers out; the machine's line does not."""
+    stage(tmp_path, "reset")
+    assert stage(tmp_path, "run", "lint", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done").returncode == 0
+    line = next(line for line in stage(tmp_path, "summary", "lint").stdout.splitlines() if line.startswith("machine CPU"))
+    busy = int(line.split("%")[0].split()[-1])
+    assert 0 < busy <= 100, line
+    assert line.rstrip().endswith("CPUs busy, containers included"), line
