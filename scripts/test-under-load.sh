@@ -14,9 +14,25 @@
 #                  fixed container names, so two checkouts on one machine must
 #                  take turns
 #   KEEP_CLONE=1   leave the clone (and its log) in place afterwards
+#   RUNS=N         run it N times in a row (a fresh clone each time), print
+#                  each run's result and wall time, and fail if any failed
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 target=${1:-test}
+
+if [ "${RUNS:-1}" -gt 1 ]; then
+  failed=0
+  results=()
+  for run in $(seq "$RUNS"); do
+    echo "[load] run $run of $RUNS"
+    begin=$(date +%s)
+    if RUNS=1 "$0" "$target"; then result=PASSED; else result=FAILED; failed=1; fi
+    took=$(( $(date +%s) - begin ))
+    results+=("run $run: $result in $((took / 60)) min $(printf %02d $((took % 60))) s")
+  done
+  echo; printf '[load] %s\n' "${results[@]}"
+  exit "$failed"
+fi
 REPO=${REPO:-$here}
 BRANCH=${BRANCH:-main}
 export MOLECULE_LOCK=${MOLECULE_LOCK-/tmp/molecule.lock}
