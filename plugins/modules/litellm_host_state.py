@@ -20,10 +20,17 @@ description:
   - The gateway roles read it once per run and skip a task whose target already holds what the task would write,
     so that an idempotent run costs one round trip to the host instead of one per file. A task whose target
     differs, or that this module did not look at, runs as before.
-  - Changes nothing; never reads a file's content into its result, only the checksum.
+  - Changes nothing; returns a file's content only when O(contents) names it, otherwise its checksum.
 options:
   paths:
     description: Paths to look at (not followed when a link).
+    type: list
+    elements: path
+    default: []
+  contents:
+    description:
+      - Small files whose content to return, base64-encoded (as M(ansible.builtin.slurp) does), for example
+        the keys a role keeps on the host. Run the task with C(no_log) when they hold secrets.
     type: list
     elements: path
     default: []
@@ -52,6 +59,18 @@ options:
     type: list
     elements: str
     default: []
+  docker_images:
+    description:
+      - Image references whose presence to report, with the Docker Engine's and Compose's versions
+        (nothing when empty, or when Docker does not answer).
+    type: list
+    elements: str
+    default: []
+  docker_repositories:
+    description: Image repositories whose tagged images to count.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -76,6 +95,11 @@ paths:
   type: dict
   sample: {"/etc/litellm/config.yaml": {"exists": true, "isreg": true, "isdir": false, "islnk": false,
            "mode": "0644", "owner": "root", "group": "root", "checksum": "da39a3ee5e6b4b0d3255bfef95601890afd80709"}}
+contents:
+  description: Path to its content, base64-encoded, or null when it cannot be read.
+  returned: always
+  type: dict
+  sample: {"/etc/litellm/keys.env": "TElURUxMTV9NQVNURVJfS0VZPS4uLgo="}
 globs:
   description: Pattern to the matching paths, each with its modification time and whether it is a directory.
   returned: always
@@ -96,6 +120,15 @@ groups:
   returned: always
   type: dict
   sample: {"litellm": true}
+docker:
+  description:
+    - The Docker Engine's version (V(server_version)), Compose v2's (V(compose_version)), each image asked for to its
+      id or null (V(images)), and each repository asked for to its number of tagged images (V(repositories)).
+    - Empty when no image or repository was asked for, or when the docker command is missing.
+  returned: always
+  type: dict
+  sample: {"server_version": "26.1.5", "compose_version": "2.26.1", "images": {"litellm:1.108.7": "sha256:0a1b"},
+           "repositories": {"litellm": 1}}
 units:
   description: Unit name to C(ActiveState), C(UnitFileState) and C(NeedDaemonReload) as C(systemctl show) gives them.
   returned: always
@@ -103,6 +136,7 @@ units:
   sample: {"litellm.service": {"ActiveState": "active", "UnitFileState": "enabled", "NeedDaemonReload": "no"}}
 '''
 
+import base64
 import fnmatch
 import grp
 import hashlib
@@ -155,6 +189,14 @@ def path_state(path):
         except OSError:
             pass
     return result
+
+
+def content_of(path):
+    try:
+        with open(path, "rb") as handle:
+            return base64.b64encode(handle.read()).decode("ascii")
+    except OSError:
+        return None
 
 
 def glob_state(pattern):
@@ -223,15 +265,40 @@ def unit_states(module, names):
     return states
 
 
+def docker_state(module, images, repositories):
+    if not images and not repositories:
+        return {}
+    docker = module.get_bin_path("docker")
+    if docker is None:
+        return {}
+    result = {"images": {}, "repositories": {}}
+    rc, out, dummy = module.run_command([docker, "version", "--format", "{{.Server.Version}}"])
+    if rc != 0:
+        return {}
+    result["server_version"] = out.strip()
+    rc, out, dummy = module.run_command([docker, "compose", "version", "--short"])
+    result["compose_version"] = out.strip() if rc == 0 else None
+    for image in images:
+        rc, out, dummy = module.run_command([docker, "image", "inspect", "--format", "{{.Id}}", image])
+        result["images"][image] = out.strip() if rc == 0 else None
+    for repository in repositories:
+        rc, out, dummy = module.run_command([docker, "image", "ls", "--format", "{{.Tag}}", repository])
+        result["repositories"][repository] = len([tag for tag in out.split() if tag != "<none>"]) if rc == 0 else None
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             paths=dict(type="list", elements="path", default=[]),
+            contents=dict(type="list", elements="path", default=[]),
             globs=dict(type="list", elements="str", default=[]),
             packages=dict(type="list", elements="str", default=[]),
             users=dict(type="list", elements="str", default=[]),
             groups=dict(type="list", elements="str", default=[]),
             units=dict(type="list", elements="str", default=[]),
+            docker_images=dict(type="list", elements="str", default=[]),
+            docker_repositories=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )
@@ -239,11 +306,13 @@ def main():
     module.exit_json(
         changed=False,
         paths=dict((path, path_state(path)) for path in params["paths"]),
+        contents=dict((path, content_of(path)) for path in params["contents"]),
         globs=dict((pattern, glob_state(pattern)) for pattern in params["globs"]),
         packages=package_states(module, params["packages"]),
         users=dict((name, user_state(name)) for name in params["users"]),
         groups=dict((name, group_state(name)) for name in params["groups"]),
         units=unit_states(module, params["units"]),
+        docker=docker_state(module, params["docker_images"], params["docker_repositories"]),
     )
 
 
