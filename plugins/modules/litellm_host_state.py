@@ -73,9 +73,15 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Can run in C(check_mode) and return changed status prediction without modifying target.
     support: full
+    details:
+      - This module does not modify state.
   diff_mode:
-    support: none
+    description: Will return details on what has changed (or possibly needs changing in C(check_mode)), when in diff mode.
+    support: N/A
+    details:
+      - This module does not modify state.
 '''
 
 EXAMPLES = r'''
