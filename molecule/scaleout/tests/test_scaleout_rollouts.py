@@ -42,11 +42,13 @@ def test_preflight_fails_on_every_host_before_any_change(fleet):
 
 def test_breaking_change_is_rolled_back_on_the_first_host_and_stops_the_rollout(fleet):
     second_before = fleet[SECOND].file(CONFIG).sha256sum
-    # Only the first host gets a proxy argument that makes it fail to start.
-    breaker = inventory_dir() / "host_vars" / f"{FIRST}.yml"
+    # Only the first host gets a proxy argument that makes it fail to start,
+    # in the host_vars file Molecule writes for it (Ansible reads the file
+    # without an extension and then no FIRST.yml beside it).
+    breaker = inventory_dir() / "host_vars" / FIRST
     breaker.parent.mkdir(exist_ok=True)
     kept = breaker.read_text() if breaker.exists() else None
-    breaker.write_text((kept or "---\n") + "litellm_service_extra_args: ['--no-such-option']\n")
+    breaker.write_text((kept or "---\n").rstrip("\n") + "\nlitellm_service_extra_args: ['--no-such-option']\n")
     try:
         rc, out = playbook("rollout", *_extra("Rolled out: v3"))
     finally:
