@@ -298,6 +298,40 @@ def _check_balancer(values, problems):
             problems.append(f"{name} must be at least 1, got {value}")
 
 
+def _check_database_network(values, problems):
+    """A native database shared by a fleet listens on private addresses and lets private networks in."""
+    addresses = values.get("litellm_database_listen_addresses", ["127.0.0.1"])
+    if not isinstance(addresses, list) or not addresses:
+        problems.append("litellm_database_listen_addresses must list the private addresses PostgreSQL listens on")
+    else:
+        for entry in addresses:
+            try:
+                parsed = ipaddress.ip_address(str(entry))
+            except ValueError:
+                problems.append(f"litellm_database_listen_addresses entry '{entry}' is not an IP address")
+                continue
+            if not _is_private(parsed):
+                problems.append(
+                    f"litellm_database_listen_addresses entry '{entry}' is not a private address: PostgreSQL would "
+                    "take logins from the internet; list loopback or private (RFC 1918, ULA) addresses"
+                )
+    networks = values.get("litellm_database_client_networks", [])
+    if not isinstance(networks, list):
+        problems.append("litellm_database_client_networks must be a list of networks (CIDR)")
+        return
+    for entry in networks:
+        try:
+            parsed = ipaddress.ip_network(str(entry), strict=True)
+        except ValueError:
+            problems.append(f"litellm_database_client_networks entry '{entry}' is not a network such as 10.0.0.0/24")
+            continue
+        if not _is_private(parsed.network_address) or not _is_private(parsed.broadcast_address):
+            problems.append(
+                f"litellm_database_client_networks entry '{entry}' is not a private network; "
+                "list the gateways' private networks (RFC 1918, ULA)"
+            )
+
+
 def litellm_scaleout_problems(provided, options):
     """Return a list of problems with the Redis and fleet inputs."""
     values = {name: spec["default"] for name, spec in (options or {}).items()
@@ -306,6 +340,7 @@ def litellm_scaleout_problems(provided, options):
     problems = []
     _check_redis(values, problems)
     _check_fleet(values, problems)
+    _check_database_network(values, problems)
     _check_balancer(values, problems)
     return problems
 

@@ -218,3 +218,24 @@ def test_balancer_rules_do_not_run_in_the_gateway_preflight():
     # The gateway preflight merges the gateway roles' specs, not the balancer's.
     assert "litellm_balancer_bind_address" not in GATEWAY_OPTIONS
     assert gateway(litellm_balancer_servers=[]) == []
+
+
+# --- a native database shared by a fleet --------------------------------------
+
+def test_database_on_a_private_address_for_a_private_network_passes():
+    assert GATEWAY_OPTIONS["litellm_database_listen_addresses"]["default"] == ["127.0.0.1"]
+    assert gateway(litellm_database_mode="native", litellm_database_listen_addresses=["127.0.0.1", "10.0.0.5"],
+                   litellm_database_client_networks=["10.0.0.0/24", "fd00::/64"]) == []
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"litellm_database_listen_addresses": ["0.0.0.0"]}, "entry '0.0.0.0' is not a private address"),
+    ({"litellm_database_listen_addresses": ["203.0.113.7"]}, "entry '203.0.113.7' is not a private address"),
+    ({"litellm_database_listen_addresses": ["db.example"]}, "entry 'db.example' is not an IP address"),
+    ({"litellm_database_listen_addresses": []}, "litellm_database_listen_addresses must list"),
+    ({"litellm_database_client_networks": ["0.0.0.0/0"]}, "entry '0.0.0.0/0' is not a private network"),
+    ({"litellm_database_client_networks": ["10.0.0.1/24"]}, "entry '10.0.0.1/24' is not a network"),
+])
+def test_bad_database_network_input_is_named(overrides, expected):
+    found = gateway(litellm_database_mode="native", **overrides)
+    assert len(found) == 1 and expected in found[0], found

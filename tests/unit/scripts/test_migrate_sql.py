@@ -178,3 +178,48 @@ def test_litellms_shipped_migrations_leave_nothing_pending(database):
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert {"LiteLLM_VerificationToken", "LiteLLM_UserTable", "LiteLLM_TeamTable", "_prisma_migrations"} <= tables
     assert time.monotonic() - started >= 0  # (timing is reported by pytest --durations, never asserted)
+
+
+def test_two_gateways_migrating_one_database_at_once_both_finish(tmp_path, database):
+    """The second job waits for Prisma's lock without holding a snapshot: the
+    first one's CREATE INDEX CONCURRENTLY would otherwise wait on it for ever
+    (two gateways of a fleet starting together on one database)."""
+    import threading
+
+    gate = 4242  # held by the test: the first job stops inside its first migration
+    scripts = {"20250101000000_init": SCRIPTS["20250101000000_init"]
+               + f"SELECT pg_advisory_lock({gate}); SELECT pg_advisory_unlock({gate});\n",
+               **{name: sql for name, sql in SCRIPTS.items() if name != "20250101000000_init"}}
+    root = _migrations(tmp_path, scripts)
+    url = pending.libpq_url(database)
+    results = {}
+
+    def job(name):
+        try:
+            results[name] = migrate_sql.migrate(url, root, out=open("/dev/null", "w"))
+        except BaseException as exc:  # noqa: BLE001  (reported by the assertion below)
+            results[name] = exc
+
+    def backends():
+        with psycopg.connect(database, autocommit=True) as conn:
+            return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid()").fetchone()[0]
+
+    with psycopg.connect(database, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (gate,))
+        first = threading.Thread(target=job, args=("first",), daemon=True)
+        first.start()
+        deadline = time.monotonic() + 300
+        while backends() < 3:  # the test's holder, the first job and its psql
+            assert time.monotonic() < deadline, "the first job did not reach its migration"
+            time.sleep(0.2)
+        second = threading.Thread(target=job, args=("second",), daemon=True)
+        second.start()
+        while backends() < 4:  # the second job, waiting for Prisma's lock
+            assert time.monotonic() < deadline, "the second job did not connect"
+            time.sleep(0.2)
+        holder.execute("SELECT pg_advisory_unlock(%s)", (gate,))
+    first.join(timeout=300)
+    second.join(timeout=300)
+    assert not first.is_alive() and not second.is_alive(), "the two migration jobs wait on each other"
+    assert results == {"first": sorted(scripts), "second": []}, results
