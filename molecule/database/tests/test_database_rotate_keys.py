@@ -143,7 +143,7 @@ def test_rotate_keys_with_a_client_chatting_throughout(host, gateway):
     failed = [status for status, _ in seen if status != "200"]
     assert not failed, f"{len(failed)} of {len(seen)} requests failed: {sorted(set(failed))}"
     used = [used for _, used in seen]
-    assert used[0] == token(old) and used[-1] == token(new), "the client did not start on the old key and end on the new"
+    assert used[0] == token(old) and used[-1] == token(new), "the client did not go from the old key to the new"
     # Once switched, never back: the file was replaced once, atomically.
     switch = used.index(token(new))
     assert set(used[:switch]) == {token(old)} and set(used[switch:]) == {token(new)}
