@@ -22,7 +22,8 @@ import gateway_helpers  # noqa: E402  (after the path to it is known)
 
 PROJECT_DIR = gateway_helpers.PROJECT_DIR
 CONVERGE = gateway_helpers.CONVERGE
-RESTORE = PROJECT_DIR / "playbooks" / "restore.yml"
+PLAYBOOKS = PROJECT_DIR / "playbooks"
+RESTORE = PLAYBOOKS / "restore.yml"
 recap = gateway_helpers.recap
 assert_stopped_in_preflight = gateway_helpers.assert_stopped_in_preflight
 api = gateway_helpers.api
@@ -32,6 +33,7 @@ BACKUP_DIR = "/var/backups/litellm"
 BACKUP_UNIT = "litellm-database-backup"
 COMPOSE = "docker compose --project-name litellm --file /opt/sacred-brain/ops/compose/litellm/docker-compose.yml"
 DB_CONTAINER = "litellm-db-1"
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hi"}]}
 
 # What a run that stops in preflight must leave as it was.
 STATE_CMD = (
@@ -103,3 +105,24 @@ def start_backup(host):
 
 def journal(host, lines=40):
     return host.run(f"journalctl -u {BACKUP_UNIT}.service --no-pager -n {lines}").stdout
+
+
+def wait_for(predicate, what, timeout=300):
+    """Poll until predicate() is truthy (generous deadline: loaded 2-core machines)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
+        time.sleep(1)
+
+
+def readiness(host, gateway):
+    status, body = api(host, gateway, "GET", "/health/readiness", key="", timeout=10)
+    return body if status == 200 and isinstance(body, dict) else None
+
+
+def db_ready(host, gateway):
+    return wait_for(lambda: (body := readiness(host, gateway)) and body.get("db") == "connected" and body,
+                    "/health/readiness with the database connected")

@@ -21,10 +21,9 @@ import base64
 import hashlib
 import json
 import shlex
-import time
 
-from database_helpers import (PROJECT_DIR, STATE_CMD, api, assert_stopped_in_preflight, psql, recap,
-                              run_playbook)
+from database_helpers import (CHAT, PROJECT_DIR, STATE_CMD, api, assert_stopped_in_preflight, db_ready, psql, recap,
+                              run_playbook, wait_for)
 
 CHECK_SCRIPT = PROJECT_DIR / "roles" / "litellm_service" / "files" / "litellm-migrations-pending"
 VENV = "/opt/sacred-brain/venvs/litellm-1.108.7"
@@ -33,29 +32,7 @@ EXTRAS = "import litellm_proxy_extras, os; print(os.path.dirname(litellm_proxy_e
 # Prisma is set up by Ansible for the native (venv) gateway only; compose uses
 # the image's. conftest.py deselects these tests for the other hosts.
 ONLY_HOSTS = ("litellm-db-native",)
-CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hi"}]}
 DRILL_MIGRATION = "99990101000000_sacred_brain_failing_drill"
-
-
-def wait_for(predicate, what, timeout=300):
-    """Poll until predicate() is truthy (generous deadline: loaded 2-core machines)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
-        time.sleep(1)
-
-
-def readiness(host, gateway):
-    status, body = api(host, gateway, "GET", "/health/readiness", key="", timeout=10)
-    return body if status == 200 and isinstance(body, dict) else None
-
-
-def db_ready(host, gateway):
-    return wait_for(lambda: (body := readiness(host, gateway)) and body.get("db") == "connected" and body,
-                    "/health/readiness with the database connected")
 
 
 def proxy_state(host):
