@@ -11,7 +11,7 @@ export SACRED_BRAIN_CACHE ?= $(HOME)/.cache/sacred-brain-llm-gateway
 export SACRED_BRAIN_PRISMA_ARCHIVE_SHA256 ?= $(shell cat $(SACRED_BRAIN_CACHE)/prisma-engines-wasm.tar.gz.sha256 2>/dev/null)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export STAGE_TIMES ?= $(CURDIR)/.cache/stage-times
-MODULES := litellm_key litellm_key_info litellm_key_rotate litellm_user litellm_team
+MODULES := litellm_key litellm_key_info litellm_key_rotate litellm_user litellm_team litellm_host_state
 # scaleout (three instances: PostgreSQL, Redis and HAProxy, two gateways) is
 # not in make test yet: its verify took 42 minutes on a loaded machine and it
 # has not passed one whole run; `make molecule-scaleout` runs it.

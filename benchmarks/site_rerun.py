@@ -4,6 +4,14 @@ ping) on the same converged Molecule instance, several runs each, medians and
 their ratio; plus first-converge time and service start to healthy.
 
     python benchmarks/site_rerun.py [--scenario venv|compose] [--runs 5]
+        [--reuse] [--keep] [--baseline CHECKOUT]
+
+--reuse measures the scenario's instance as it is (converged, not destroyed
+first), --keep leaves it up after; --baseline runs the site.yml of another
+checkout (e.g. a clone at an earlier commit) interleaved with this one's
+and the floor, on the same host, so that "before" and "after" share the
+machine's load. Hold the scenario's lock while this runs
+(flock -s /tmp/molecule.lock flock /tmp/molecule.lock.venv ...).
 
 Prints a Markdown table for docs/performance.md. Not a test: nothing here
 asserts a time.
@@ -23,13 +31,22 @@ ENV = dict(os.environ, PATH=f"{ROOT}/.venv/bin:{os.environ['PATH']}", ANSIBLE_CO
 ENV.setdefault("SACRED_BRAIN_CACHE", str(Path.home() / ".cache" / "sacred-brain-llm-gateway"))
 
 
-def run(cmd, check=True):
-    return subprocess.run(cmd, cwd=ROOT, env=ENV, check=check, capture_output=True, text=True)
+def env_of(root):
+    return dict(ENV, PATH=f"{root}/.venv/bin:{os.environ['PATH']}", ANSIBLE_CONFIG=str(root / "ansible.cfg"),
+                ANSIBLE_COLLECTIONS_PATH=str(root / ".collections"), ANSIBLE_ROLES_PATH=str(root / "roles"))
 
 
-def timed(cmd):
+def run(cmd, check=True, root=ROOT):
+    return subprocess.run(cmd, cwd=root, env=env_of(root), check=check, capture_output=True, text=True)
+
+
+def load():
+    return os.getloadavg()[0]
+
+
+def timed(cmd, root=ROOT):
     start = time.monotonic()
-    result = run(cmd, check=False)
+    result = run(cmd, check=False, root=root)
     elapsed = time.monotonic() - start
     if result.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
@@ -61,36 +78,56 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenario", default="venv", choices=["venv", "compose"])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--reuse", action="store_true", help="measure the converged instance as it is")
+    parser.add_argument("--keep", action="store_true", help="leave the instance up")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose site.yml runs interleaved")
     args = parser.parse_args()
     instance = f"litellm-{args.scenario}"
     unit = "litellm.service" if args.scenario == "venv" else "litellm-compose.service"
 
-    run(["molecule", "destroy", "-s", args.scenario])
-    run(["molecule", "create", "-s", args.scenario])
-    run(["molecule", "prepare", "-s", args.scenario])
-    first, _ = timed(["molecule", "converge", "-s", args.scenario])
+    first = None
+    if not args.reuse:
+        run(["molecule", "destroy", "-s", args.scenario])
+        run(["molecule", "create", "-s", args.scenario])
+        run(["molecule", "prepare", "-s", args.scenario])
+        first, _ = timed(["molecule", "converge", "-s", args.scenario])
     inv = inventory(args.scenario)
     site = ["ansible-playbook", "-i", inv, "molecule/resources/converge.yml"]
     floor = ["ansible-playbook", "-i", inv, "benchmarks/floor.yml"]
     timed(site)  # warm-up
+    if args.baseline:
+        timed(site, root=args.baseline)
 
-    site_times, floor_times = [], []
-    for _ in range(args.runs):  # interleaved, so drift hits both alike
-        elapsed, out = timed(site)
-        if "changed=0" not in out:
-            sys.exit("site.yml re-run was not idempotent:\n" + out[-2000:])
-        site_times.append(elapsed)
-        floor_times.append(timed(floor)[0])
+    times = {"site": [], "baseline": [], "floor": []}
+    loads = []
+    for _ in range(args.runs):  # interleaved, so drift hits all alike
+        loads.append(load())
+        for name, root in (("site", ROOT), ("baseline", args.baseline)):
+            if root is None:
+                continue
+            elapsed, out = timed(site, root=root)
+            if "changed=0" not in out:
+                sys.exit(f"site.yml re-run ({name}) was not idempotent:\n" + out[-2000:])
+            times[name].append(elapsed)
+        times["floor"].append(timed(floor)[0])
     healthy = [time_to_healthy(instance, unit) for _ in range(3)]
-    run(["molecule", "destroy", "-s", args.scenario])
+    if not args.keep:
+        run(["molecule", "destroy", "-s", args.scenario])
 
-    site_median, floor_median = statistics.median(site_times), statistics.median(floor_times)
-    print(f"| scenario | {args.scenario} ({args.runs} runs each) |")
+    def row(label, values):
+        return f"| {label} | {statistics.median(values):.1f} s (runs: {', '.join(f'{t:.1f}' for t in values)}) |"
+
+    floor_median = statistics.median(times["floor"])
+    print(f"| scenario | {args.scenario} ({args.runs} interleaved runs each, load average {min(loads):.1f} to {max(loads):.1f}) |")
     print("| --- | --- |")
-    print(f"| first converge (site.yml on a fresh instance) | {first:.1f} s |")
-    print(f"| idempotent site.yml re-run, median | {site_median:.1f} s (runs: {', '.join(f'{t:.1f}' for t in site_times)}) |")
-    print(f"| floor play (facts + ping), median | {floor_median:.1f} s (runs: {', '.join(f'{t:.1f}' for t in floor_times)}) |")
-    print(f"| ratio re-run / floor | {site_median / floor_median:.2f} (target <= 3) |")
+    if first is not None:
+        print(f"| first converge (site.yml on a fresh instance) | {first:.1f} s |")
+    if args.baseline:
+        print(row(f"idempotent site.yml re-run, baseline ({args.baseline}), median", times["baseline"]))
+        print(f"| ratio baseline / floor | {statistics.median(times['baseline']) / floor_median:.2f} |")
+    print(row("idempotent site.yml re-run, median", times["site"]))
+    print(row("floor play (facts + ping), median", times["floor"]))
+    print(f"| ratio re-run / floor | {statistics.median(times['site']) / floor_median:.2f} (target <= 3) |")
     print(f"| service start to /health/liveliness 200, median of 3 | {statistics.median(healthy):.1f} s |")
 
 

@@ -4,7 +4,7 @@ output, and bad input that must stop in preflight with nothing changed."""
 import json
 
 import pytest
-from gateway_helpers import assert_stopped_in_preflight, recap, run_playbook
+from gateway_helpers import CONVERGE, PROJECT_DIR, assert_stopped_in_preflight, recap, run_playbook
 
 STATE_CMD = (
     "find /etc/litellm /etc/default/litellm /opt/sacred-brain/ops /etc/systemd/system "
@@ -18,9 +18,12 @@ def _secrets(gateway):
     return [gateway["master_key"], gateway["salt_key"], *gateway["provider_keys"].values()]
 
 
-def test_check_diff_on_converged_host_changes_nothing(host, gateway):
+# rollout.yml reads the host in a play of its own, before the other roles'
+# defaults exist: its check run once reported the pip install as a change.
+@pytest.mark.parametrize("playbook", [CONVERGE, PROJECT_DIR / "playbooks" / "rollout.yml"], ids=["site", "rollout"])
+def test_check_diff_on_converged_host_changes_nothing(host, gateway, playbook):
     before = host.run(STATE_CMD).stdout
-    result = run_playbook("--check", "--diff", "-v")
+    result = run_playbook("--check", "--diff", "-v", playbook=playbook)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     counters = recap(output)
@@ -30,14 +33,52 @@ def test_check_diff_on_converged_host_changes_nothing(host, gateway):
     assert host.run(STATE_CMD).stdout == before
 
 
+# The smoke checks' own messages (the task names appear even when skipped).
+SHORT_SMOKE = "(the only smoke check: the proxy was not restarted and litellm_smoke is on_change)"
+FULL_SMOKE = ("GET /v1/models: ", "GET /health: ", "POST /v1/chat/completions (")
+
+
+def _flat(output):
+    """The output with every run of whitespace made one space (the callback wraps long messages)."""
+    return " ".join(output.split())
+
+
 def test_verbose_run_is_idempotent_and_prints_no_secret(host, gateway):
     result = run_playbook("-v")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert recap(output)["changed"] == 0, output[-4000:]
-    assert "GET /v1/models" in output and "POST /v1/chat/completions" in output
+    # litellm_smoke: on_change (the default) and nothing changed: one request.
+    assert "GET /v1/models: " in output and SHORT_SMOKE in _flat(output), output[-4000:]
+    assert "POST /v1/chat/completions (" not in output and "GET /health: " not in output
     for secret in _secrets(gateway):
         assert secret not in output
+
+
+def test_a_changed_host_is_restored_and_gets_every_smoke_check(host, gateway):
+    """The single read of the host (litellm_host_state) sees drift in a file's
+    content and a directory's mode; the run puts both back, restarts the proxy
+    and then runs every smoke check."""
+    config = "/opt/sacred-brain/ops/litellm/config.yaml"
+    before = host.run(f"sha256sum {config}; stat -c '%a' /etc/litellm").stdout
+    assert host.run(f"echo '# drift' >> {config} && chmod 0755 /etc/litellm").rc == 0
+    result = run_playbook()
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert recap(output)["changed"] >= 2, output[-4000:]
+    assert host.run(f"sha256sum {config}; stat -c '%a' /etc/litellm").stdout == before
+    for message in FULL_SMOKE:
+        assert message in output, output[-4000:]
+    assert SHORT_SMOKE not in _flat(output)
+
+
+def test_smoke_always_runs_every_check_without_a_change(host, gateway):
+    result = run_playbook("-e", "litellm_smoke=always")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert recap(output)["changed"] == 0, output[-4000:]
+    for message in FULL_SMOKE:
+        assert message in output, output[-4000:]
 
 
 BAD_INPUTS = {
