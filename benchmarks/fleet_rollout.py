@@ -176,9 +176,9 @@ def measured(ids, run):
     wall = time.monotonic() - start
     busy1, total1 = machine_jiffies()
     hosts1 = hosts_cpu(ids)
-    cpu = controller_cpu() - ctl0 + (hosts1 - hosts0 if hosts0 is not None else 0.0)
-    return result, {"wall": wall, "cpu": cpu, "busy": (busy1 - busy0) / max(total1 - total0, 1),
-                    "load": max(load, os.getloadavg()[0])}
+    ctl, hosts = controller_cpu() - ctl0, (hosts1 - hosts0 if hosts0 is not None else 0.0)
+    return result, {"wall": wall, "cpu": ctl + hosts, "cpu_controller": ctl, "cpu_hosts": hosts,
+                    "busy": (busy1 - busy0) / max(total1 - total0, 1), "load": max(load, os.getloadavg()[0])}
 
 
 def rollout(inventory, ids, limit, serial, text):
@@ -271,6 +271,15 @@ def report(data):
         cells = [statistics.median(f["parts"][name] for f in results[key]) for name in names]
         rest = med(key, "wall") - sum(cells)
         print(f"| {n} | {serial} | " + " | ".join(f"{c:.1f} s" for c in cells) + f" | {rest:.1f} s |")
+    if all("cpu_controller" in f for f in everything):
+        # What a batch of k costs the controller (k times this) bounds how wide a batch helps.
+        print()
+        print("| hosts | serial | CPU s per rolled host, controller (ansible-playbook and its forks) "
+              "| CPU s per rolled host, the four hosts (idle proxies included) |")
+        print("| ---: | ---: | ---: | ---: |")
+        for n, serial in configs:
+            key = f"{n}/{serial}"
+            print(f"| {n} | {serial} | {med(key, 'cpu_controller') / n:.1f} | {med(key, 'cpu_hosts') / n:.1f} |")
 
 
 def main():
