@@ -107,15 +107,7 @@ def journal(host, lines=40):
     return host.run(f"journalctl -u {BACKUP_UNIT}.service --no-pager -n {lines}").stdout
 
 
-def wait_for(predicate, what, timeout=300):
-    """Poll until predicate() is truthy (generous deadline: loaded 2-core machines)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not within {timeout}s"
-        time.sleep(1)
+wait_for = gateway_helpers.wait_for
 
 
 def readiness(host, gateway):

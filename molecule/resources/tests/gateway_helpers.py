@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 
@@ -33,7 +34,7 @@ def _quote(arg):
     return "'" + str(arg).replace("'", "'\"'\"'") + "'"
 
 
-def run_playbook(*args, playbook=CONVERGE, limit=None):
+def run_playbook(*args, playbook=CONVERGE, limit=None, timeout=900):
     """Run a playbook (the converge playbook by default) against the scenario's instances from the controller."""
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     env = dict(os.environ)
@@ -45,8 +46,21 @@ def run_playbook(*args, playbook=CONVERGE, limit=None):
     command = ["ansible-playbook", "-i", str(inventory)] + (["--limit", limit] if limit else [])
     return subprocess.run(
         command + [str(playbook), *args],
-        capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=900, check=False,
+        capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=timeout, check=False,
+        stdin=subprocess.DEVNULL,
     )
+
+
+def wait_for(condition, what, timeout=300, interval=1.0):
+    """Poll until condition() returns something true, and return it; fail
+    naming what after a generous deadline (loaded 2-core machines), never a timing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not within {timeout} s"
+        time.sleep(interval)
 
 
 def assert_stopped_in_preflight(result, expected, secrets=()):

@@ -2,18 +2,18 @@
 gateways and the balancer on the scenario's network, playbooks run from the
 controller, and waits on conditions (generous deadlines, never a timing)."""
 
+import functools
 import json
 import os
 import re
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources" / "tests"))
-from gateway_helpers import PROJECT_DIR, recap  # noqa: E402  (shared helpers of the gateway scenarios)
+import gateway_helpers  # noqa: E402  (shared helpers of the gateway scenarios)
+from gateway_helpers import PROJECT_DIR, recap  # noqa: E402,F401  (recap: for the tests)
 
 INFRA = "scaleout-infra"
 GATEWAYS = ["scaleout-gw-1", "scaleout-gw-2"]
@@ -24,20 +24,25 @@ BALANCER = "http://10.216.0.10:4000"
 CONFIG = "/opt/sacred-brain/ops/litellm/config.yaml"
 # A cold start on the shared database took minutes on a loaded 2-core machine.
 DEADLINE = 900
+wait_for = functools.partial(gateway_helpers.wait_for, timeout=DEADLINE)
+# What every run after the master-key rotation must pass to keep the fleet as
+# the tests left it (test_scaleout_rollouts.py fills it).
+KEPT = {}
 
 
 def inventory_dir():
     return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 
 
-def playbook(name, *args, timeout=2400):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=f"{PROJECT_DIR}/.collections",
-               ANSIBLE_ROLES_PATH=str(PROJECT_DIR / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_CONFIG=str(PROJECT_DIR / "ansible.cfg"))
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory_dir()), str(PROJECT_DIR / "playbooks" / f"{name}.yml"), *args],
-        capture_output=True, text=True, env=env, cwd=PROJECT_DIR, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+def playbook(name, *args):
+    """(rc, output) of playbooks/<name>.yml on the scenario's hosts."""
+    result = gateway_helpers.run_playbook(*args, playbook=PROJECT_DIR / "playbooks" / f"{name}.yml", timeout=2400)
     return result.returncode, result.stdout + result.stderr
+
+
+def extra(text):
+    """-e arguments: the models answering text, and what the tests keep (KEPT)."""
+    return ["-e", models_with_reply(text), *(["-e", json.dumps(KEPT)] if KEPT else [])]
 
 
 def host_recaps(output):
@@ -74,9 +79,9 @@ def call(base, path, key, body=None, method=None, timeout=120):
         return status, text
 
 
-def chat(base, key, model="gpt-4o-mini", **extra):
+def chat(base, key, model="gpt-4o-mini", **params):
     return call(base, "/v1/chat/completions", key,
-                {"model": model, "messages": [{"role": "user", "content": "hi"}], **extra})
+                {"model": model, "messages": [{"role": "user", "content": "hi"}], **params})
 
 
 def reply(body):
@@ -87,17 +92,6 @@ def generate_key(base, master, **params):
     status, body = call(base, "/key/generate", master, params)
     assert status == 200, body
     return body["key"]
-
-
-def wait_for(condition, what, deadline=DEADLINE, interval=1.0):
-    """Wait until condition() returns something true; fail naming what after the deadline."""
-    end = time.monotonic() + deadline
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < end, f"not {what} within {deadline} s"
-        time.sleep(interval)
 
 
 def live(base):

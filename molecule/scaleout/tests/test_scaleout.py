@@ -1,14 +1,13 @@
 """Two gateways on one PostgreSQL and one Redis behind HAProxy (issue 16),
 all against the real proxies: keys and rate limits hold across the fleet,
-Redis going away and coming back, a gateway stopped, and a rollout under
-continuous traffic. The tests run in file order; each leaves the fleet
-healthy."""
+Redis going away and coming back, and a gateway host stopped. The rollout
+under continuous traffic is in test_scaleout_rollouts.py, which runs after
+this file. The tests run in file order; each leaves the fleet healthy."""
 
 import secrets
-import threading
+import subprocess
 
-from scaleout_helpers import (BALANCER, GATEWAYS, INFRA, URL, call, chat, generate_key, live, master_key,
-                              models_with_reply, playbook, reply, wait_for)
+from scaleout_helpers import BALANCER, GATEWAYS, INFRA, URL, call, chat, generate_key, live, master_key, reply, wait_for
 
 A, B = GATEWAYS
 
@@ -122,10 +121,15 @@ def _balancer_state(fleet, gateway):
     return None
 
 
-def test_with_one_gateway_stopped_the_balancer_keeps_serving(fleet):
+def _docker(action, name):
+    subprocess.run(["docker", action, name], check=True, capture_output=True)
+
+
+def test_with_one_gateway_host_stopped_the_balancer_keeps_serving_and_the_host_comes_back_by_itself(fleet):
+    """The whole host stopped (a stronger outage than its proxy alone), then
+    started: its proxy comes back by itself and HAProxy takes it back."""
     master = _master(fleet)
-    host = fleet[A]
-    assert host.run("systemctl stop litellm.service").rc == 0
+    _docker("stop", A)
     try:
         # Every request through the balancer succeeds, from the moment A stops:
         # HAProxy retries a request that could not connect on the other gateway.
@@ -137,43 +141,8 @@ def test_with_one_gateway_stopped_the_balancer_keeps_serving(fleet):
             status, body = chat(BALANCER, master)
             assert status == 200, body
     finally:
-        assert host.run("systemctl start litellm.service").rc == 0
-    wait_for(lambda: live(URL[A]), "the stopped gateway live again")
+        _docker("start", A)
+    wait_for(lambda: live(URL[A]), "the restarted host's proxy live")
     wait_for(lambda: _balancer_state(fleet, A) == "2", "the gateway back in the balancer")
-
-
-class Client(threading.Thread):
-    """Sends chat completions through the balancer, one after another, until stopped."""
-
-    def __init__(self, key):
-        super().__init__(daemon=True)
-        self.key, self.results, self.stopping = key, [], threading.Event()
-
-    def run(self):
-        while not self.stopping.is_set():
-            status, body = chat(BALANCER, self.key)
-            self.results.append((status, reply(body) if status == 200 else body))
-
-
-def test_a_rollout_under_continuous_traffic_fails_no_request(fleet):
-    """rollout.yml changes the config on both gateways, one at a time, each
-    drained in HAProxy first; a client sending requests all along sees no failure."""
-    client = Client(generate_key(URL[A], _master(fleet), key_alias=f"scaleout-client-{secrets.token_hex(4)}"))
-    client.start()
-    try:
-        wait_for(lambda: len(client.results) >= 5, "the client under way")
-        rc, out = playbook("rollout", "-e", models_with_reply("Rolled out: v2"))
-    finally:
-        client.stopping.set()
-        client.join(timeout=300)
-    assert rc == 0, out[-4000:]
-    # serial: 1, one host at a time, each drained and enabled again.
-    assert out.count("TASK [Keep what is deployed now]") == len(GATEWAYS)
-    assert out.count("TASK [sacred_brain.llm_gateway.litellm_balancer : Drain the gateway") >= len(GATEWAYS), out[-3000:]
-    failed = [result for result in client.results if result[0] != 200]
-    assert not failed, f"{len(failed)} of {len(client.results)} requests failed during the rollout: {failed[:5]}"
-    replies = [text for _, text in client.results]
-    assert replies[0] == "Rolled out: v1" and "Rolled out: v2" in replies, sorted(set(replies))
-    for gateway in GATEWAYS:
-        status, body = chat(URL[gateway], _master(fleet))
-        assert status == 200 and reply(body) == "Rolled out: v2", (gateway, body)
+    status, body = chat(URL[A], master)
+    assert status == 200 and reply(body) == "Rolled out: v1", body
