@@ -42,7 +42,7 @@ ENV = dict(os.environ, PATH=f"{ROOT}/.venv/bin:{os.environ['PATH']}", ANSIBLE_CO
            ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_SUMMARY_ONLY="true",
            PROFILE_TASKS_TASK_OUTPUT_LIMIT="1000")
 # The gateways' variables, as the Molecule scenarios set them (.config/molecule/config.yml,
-# molecule/fleet/molecule.yml): a real proxy, no provider, mock_response answers.
+# molecule/venv/molecule.yml): a real proxy, no provider, mock_response answers.
 INVENTORY_VARS = {
     "ansible_connection": "community.docker.docker",
     "litellm_deploy_mode": "venv",
