@@ -228,19 +228,30 @@ def _check_database(values, problems):
 
 
 def _check_prisma(values, problems):
-    """Rules of the Prisma settings, which matter for a native proxy pointed at its database."""
+    """Rules of the Prisma settings, which matter for a proxy pointed at its database: a native one, or a
+    compose one given the offline archive (bind-mounted into its container)."""
     cache_dir = values.get("litellm_prisma_cache_dir")
     if isinstance(cache_dir, str) and not cache_dir.startswith("/"):
         problems.append(f"litellm_prisma_cache_dir must be an absolute path, got '{cache_dir}'")
-    if (values.get("litellm_deploy_mode", "compose") != "venv" or values.get("litellm_database_mode") in (None, "none")
-            or not values.get("litellm_database_connect_proxy")):
+    deploy_mode = values.get("litellm_deploy_mode", "compose")
+    database_mode = values.get("litellm_database_mode")
+    if database_mode in (None, "none") or not values.get("litellm_database_connect_proxy"):
         return
-    requirement = values.get("litellm_venv_prisma_requirement")
-    if requirement is not None and not PRISMA_REQUIREMENT.match(str(requirement)):
+    if (deploy_mode == "compose" and values.get("litellm_database_migrate_method") == "sql"
+            and database_mode != "compose"):
         problems.append(
-            f"litellm_venv_prisma_requirement must pin the prisma package (e.g. prisma==0.15.0), got '{requirement}'"
+            "litellm_database_migrate_method 'sql' on a compose gateway runs the migrations with the psql of the "
+            f"compose project's `db` service, which needs litellm_database_mode: compose (got '{database_mode}')"
         )
     archive = values.get("litellm_prisma_engines_archive") or ""
+    if deploy_mode == "venv":
+        requirement = values.get("litellm_venv_prisma_requirement")
+        if requirement is not None and not PRISMA_REQUIREMENT.match(str(requirement)):
+            problems.append(
+                f"litellm_venv_prisma_requirement must pin the prisma package (e.g. prisma==0.15.0), got '{requirement}'"
+            )
+    elif not archive:
+        return  # compose without the archive: the image's own Prisma setup
     if (archive and not values.get("litellm_prisma_engines_archive_remote_src") and os.path.isabs(archive)
             and not os.path.isfile(archive)):
         problems.append(f"litellm_prisma_engines_archive: no file {archive} on the controller")
@@ -251,6 +262,12 @@ def _check_prisma(values, problems):
         path = str(values.get(name) or "")
         if path and not path.startswith("/"):
             problems.append(f"{name} must be an absolute path on the host, got '{path}'")
+        elif (path and deploy_mode == "compose" and isinstance(cache_dir, str)
+              and not path.startswith(cache_dir.rstrip("/") + "/")):
+            problems.append(
+                f"{name} must be under litellm_prisma_cache_dir ({cache_dir}) on a compose gateway: only that "
+                f"directory is mounted into the proxy container, got '{path}'"
+            )
 
 
 def litellm_preflight_problems(provided, options):

@@ -62,25 +62,39 @@ build_wheelhouse() {
   echo "${requirements[*]}" >"$dir/.complete"
 }
 
-# `docker save` an image once, atomically, for the scenarios that load it.
+# `docker save` an image, atomically, for the scenarios that load it: again
+# whenever the tag names another image than the archive holds (rebuilt).
 save_archive() {
-  local tag=$1 archive=$2
-  if [ ! -f "$archive" ]; then
+  local tag=$1 archive=$2 id
+  id=$(docker image inspect -f '{{.Id}}' "$tag")
+  if [ ! -f "$archive" ] || [ "$(cat "$archive.id" 2>/dev/null)" != "$id" ]; then
     log "saving $tag to $archive"
     docker save -o "$archive.tmp" "$tag" && mv "$archive.tmp" "$archive"
+    echo "$id" >"$archive.id"
   fi
 }
 
+# What the proxy image is made of; a change rebuilds it (the image carries it
+# as a label). The Prisma CLI comes from tests/realapi/prisma-cli's lock file
+# (npm ci, integrity checked), installed once under $CACHE_DIR/realapi.
 build_litellm_image() {
-  local tag="sacred-brain/litellm:$LITELLM_VERSION"
-  if ! have_image "$tag"; then
-    log "building $tag"
+  local tag="sacred-brain/litellm:$LITELLM_VERSION" cli inputs
+  # shellcheck source=scripts/npm-install.sh
+  . "$here/../../scripts/npm-install.sh"
+  cli=$(npm_install "$here/../realapi/prisma-cli")
+  inputs="$(cat "$here/litellm.Dockerfile" "$CACHE_DIR/wheelhouse-$LITELLM_VERSION/.complete" | sha256sum | cut -c1-16)"
+  inputs="$inputs $PRISMA_REQUIREMENT $(basename "$cli")"
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "org.sacred-brain.inputs" }}' "$tag" 2>/dev/null)" != "$inputs" ]; then
+    log "building $tag ($inputs)"
     local ctx
     ctx=$(mktemp -d "$CACHE_DIR/ctx.XXXX")
     cp "$here/litellm.Dockerfile" "$ctx/Dockerfile"
     ln "$CACHE_DIR/wheelhouse-$LITELLM_VERSION"/*.whl "$ctx/" 2>/dev/null \
       || cp "$CACHE_DIR/wheelhouse-$LITELLM_VERSION"/*.whl "$ctx/"
-    docker build -q --build-arg "LITELLM_VERSION=$LITELLM_VERSION" -t "$tag" "$ctx" >/dev/null
+    mkdir "$ctx/prisma-cli"
+    cp -a "$cli/node_modules" "$cli/package.json" "$ctx/prisma-cli/"
+    docker build -q --build-arg "LITELLM_VERSION=$LITELLM_VERSION" --build-arg "PRISMA_REQUIREMENT=$PRISMA_REQUIREMENT" \
+      --label "org.sacred-brain.inputs=$inputs" -t "$tag" "$ctx" >/dev/null
     rm -rf "$ctx"
   else
     log "$tag present"

@@ -45,10 +45,11 @@ def database(host):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Deselect the tests of a module that names its hosts (ONLY_HOSTS) for every other host."""
+    """Deselect the tests of a module, or a test, that names its hosts (ONLY_HOSTS, or
+    database_helpers.only_hosts on the test) for every other host."""
     selected, deselected = [], []
     for item in items:
-        only = getattr(item.module, "ONLY_HOSTS", None)
+        only = getattr(getattr(item, "function", None), "ONLY_HOSTS", None) or getattr(item.module, "ONLY_HOSTS", None)
         spec = getattr(item, "callspec", None)
         host = getattr(spec.params.get("_testinfra_host"), "backend", None) if spec else None
         (deselected if only and getattr(host, "host", None) not in only else selected).append(item)

@@ -70,6 +70,14 @@ def run_playbook(*args, playbook=CONVERGE):
 gateway_helpers.run_playbook = run_playbook
 
 
+def only_hosts(*names):
+    """Decorate a test that applies to these hosts only (conftest.py deselects it for the others)."""
+    def mark(test):
+        test.ONLY_HOSTS = names
+        return test
+    return mark
+
+
 def in_db(database, command):
     """A shell command run where the database's client programs are: the host, or the db container."""
     if database["mode"] == "compose":

@@ -76,15 +76,10 @@ def test_credentials_file_is_root_only(host, database):
     assert host.run(f"runuser -u nobody -- cat {DATABASE_ENV}").rc != 0
 
 
-def test_proxy_is_pointed_at_the_database_only_when_connected(host, database):
-    # The native proxy uses its database (Prisma from the offline archive); the
-    # compose host's is not pointed at it (litellm_database_connect_proxy: false:
-    # the test image has no Prisma engines).
+def test_proxy_is_pointed_at_its_database(host, database):
+    # Both proxies use their database (Prisma from the offline archive; test_database_prisma.py).
     env = host.file(database["proxy_env_file"]).content_string
-    if database["deploy_mode"] == "venv":
-        assert f"DATABASE_URL={database['url']}" in env.splitlines() or f"DATABASE_URL='{database['url']}'" in env
-    else:
-        assert "DATABASE_URL" not in env
+    assert f"DATABASE_URL={database['url']}" in env.splitlines() or f"DATABASE_URL='{database['url']}'" in env
 
 
 def test_role_credentials_work(host, database):

@@ -1,6 +1,6 @@
 """The restore drill: rows written, a dump taken by the backup unit, the data
-wiped, playbooks/restore.yml run from the controller, the rows back. On the
-native host, whose proxy uses the database, a key generated through LiteLLM's
+wiped, playbooks/restore.yml run from the controller, the rows back. On both
+hosts, whose proxies use their database, a key generated through LiteLLM's
 admin API before the dump and deleted after it works again after the restore."""
 
 import json
@@ -24,24 +24,21 @@ def _chat(host, gateway, key):
 
 @pytest.fixture(scope="module")
 def drill(host, database, gateway):
-    """Rows in the database (and, where the proxy uses it, a virtual key), then a dump of them by the backup unit."""
+    """Rows in the database and a virtual key, then a dump of them by the backup unit."""
     psql(host, database, "drop table if exists drill_rows; drop table if exists written_after_dump")
     created = psql(host, database, "create table drill_rows (id int primary key, note text); "
                                    "insert into drill_rows values (1, 'one'), (2, 'two'), (3, 'three')")
     assert created.rc == 0, created.stderr
-    key = None
-    if database["deploy_mode"] == "venv":  # the native proxy is connected to its database
-        status, body = api(host, gateway, "POST", "/key/generate", {"key_alias": "db-scenario-restore"})
-        assert status == 200, body
-        key = body["key"]
-        assert _chat(host, gateway, key) == 200
+    status, body = api(host, gateway, "POST", "/key/generate", {"key_alias": "db-scenario-restore"})
+    assert status == 200, body
+    key = body["key"]
+    assert _chat(host, gateway, key) == 200
     wait_for_a_new_dump_name(host)
     assert start_backup(host).rc == 0, journal(host)
     dump = dumps(host)[-1]
     yield {"dump": dump, "key": key}
     psql(host, database, "drop table if exists drill_rows; drop table if exists written_after_dump")
-    if key:
-        api(host, gateway, "POST", "/key/delete", {"keys": [key]})
+    api(host, gateway, "POST", "/key/delete", {"keys": [key]})
 
 
 def _rows(host, database):
@@ -92,14 +89,11 @@ def test_restore_brings_the_rows_back(host, database, drill, gateway):
     psql(host, database, "drop table if exists drill_rows")
     assert psql(host, database, "create table written_after_dump (id int)").rc == 0
     assert _rows(host, database) is None
-    if drill["key"]:  # the key deleted through the admin API: refused
-        assert api(host, gateway, "POST", "/key/delete", {"keys": [drill["key"]]})[0] == 200
-        assert _chat(host, gateway, drill["key"]) == 401
-    # The proxy is stopped and started around the restore when it is
-    # connected to the database (the native host's is; the compose host's is
-    # not, and the path is exercised there by saying so for this run).
-    extra = {"litellm_database_restore_confirm": True, "litellm_database_connect_proxy": True}
-    result = run_playbook("-e", json.dumps(extra), playbook=RESTORE)
+    # The key deleted through the admin API: refused.
+    assert api(host, gateway, "POST", "/key/delete", {"keys": [drill["key"]]})[0] == 200
+    assert _chat(host, gateway, drill["key"]) == 401
+    # The proxy, connected to the database, is stopped and started around the restore.
+    result = run_playbook("-e", json.dumps({"litellm_database_restore_confirm": True}), playbook=RESTORE)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert f"restored database litellm from {BACKUP_DIR}/{drill['dump']}" in output, output[-4000:]
@@ -110,16 +104,13 @@ def test_restore_brings_the_rows_back(host, database, drill, gateway):
     # The rows are back, owned by the role; what came after the dump is gone.
     assert _rows(host, database) == "1=one,2=two,3=three"
     tables = psql(host, database, TABLE_STATE).stdout.strip()
-    if drill["key"]:
-        # LiteLLM's own tables are back too, and the deleted key works again.
-        assert "drill_rows:litellm" in tables.split() and "written_after_dump" not in tables, tables
-        assert "LiteLLM_VerificationToken:litellm" in tables.split(), tables
-        deadline = time.monotonic() + 300
-        while _chat(host, gateway, drill["key"]) != 200:
-            assert time.monotonic() < deadline, "the restored key was not accepted within 300s"
-            time.sleep(1)
-    else:
-        assert tables == "drill_rows:litellm"
+    # LiteLLM's own tables are back too, and the deleted key works again.
+    assert "drill_rows:litellm" in tables.split() and "written_after_dump" not in tables, tables
+    assert "LiteLLM_VerificationToken:litellm" in tables.split(), tables
+    deadline = time.monotonic() + 300
+    while _chat(host, gateway, drill["key"]) != 200:
+        assert time.monotonic() < deadline, "the restored key was not accepted within 300s"
+        time.sleep(1)
     # The role's credentials still work and the next backup succeeds.
     wait_for_a_new_dump_name(host)
     assert start_backup(host).rc == 0, journal(host)

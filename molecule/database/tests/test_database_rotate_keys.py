@@ -12,7 +12,9 @@ period is bounded by those events, not by seconds. Checked: not one failed reque
 from the start of the client to after the purge, the client used both values, the
 old value is refused after the purge and the successor chats, and no run prints a
 key value or the master key.
-Native gateway only: the compose gateway's proxy is not on its database (molecule.yml).
+Native gateway only: the compose gateway's proxy is on its database too, but the
+rotation drives the same admin API there through the same modules, and its three
+playbook runs and chatting client would add minutes to the scenario for that.
 """
 
 import base64

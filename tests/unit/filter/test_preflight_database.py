@@ -145,4 +145,40 @@ def test_bad_prisma_input_is_named(overrides, expected):
 def test_prisma_settings_do_not_matter_without_a_connected_native_proxy():
     unused = {"litellm_venv_prisma_requirement": "prisma", "litellm_prisma_engines_archive": "/nonexistent.tar"}
     assert problems(**{**NATIVE_CONNECTED, "litellm_database_connect_proxy": False}, **unused) == []
-    assert problems(litellm_database_mode="compose", **unused) == []
+    assert problems(litellm_database_mode="compose", litellm_database_connect_proxy=False, **unused) == []
+    # A compose proxy without the archive uses its image's Prisma: the venv's pin is not its concern.
+    assert problems(litellm_database_mode="compose", litellm_venv_prisma_requirement="prisma") == []
+
+
+COMPOSE_ARCHIVE = {"litellm_database_mode": "compose", "litellm_database_connect_proxy": True,
+                   "litellm_prisma_engines_archive": "/srv/prisma/prisma-engines-wasm.tar.gz",
+                   "litellm_prisma_engines_archive_remote_src": True,
+                   "litellm_prisma_engines_archive_checksum": "aB" * 32}
+
+
+def test_the_archive_passes_for_a_compose_proxy_on_its_database():
+    # As the database scenario's compose gateway sets it.
+    assert problems(**COMPOSE_ARCHIVE, litellm_database_migrate_method="sql",
+                    litellm_prisma_query_engine_binary="/opt/sacred-brain/prisma/wasm-engine/query-engine",
+                    litellm_prisma_schema_engine_binary="/opt/sacred-brain/prisma/wasm-engine/schema-engine-stub") == []
+
+
+@pytest.mark.parametrize("overrides,expected", [
+    # Only litellm_prisma_cache_dir is mounted into the proxy container.
+    ({"litellm_prisma_query_engine_binary": "/usr/local/bin/query-engine"},
+     "litellm_prisma_query_engine_binary must be under litellm_prisma_cache_dir (/opt/sacred-brain/prisma) on a "
+     "compose gateway"),
+    ({"litellm_prisma_schema_engine_binary": "/opt/sacred-brain/prisma-other/stub"},
+     "litellm_prisma_schema_engine_binary must be under litellm_prisma_cache_dir"),
+    ({"litellm_prisma_engines_archive_checksum": "abc"}, "litellm_prisma_engines_archive_checksum must be a sha256"),
+    ({"litellm_prisma_engines_archive": "/nonexistent/prisma.tar.gz", "litellm_prisma_engines_archive_remote_src": False},
+     "litellm_prisma_engines_archive: no file /nonexistent/prisma.tar.gz on the controller"),
+    # The sql method runs the db service's psql: an external database has none.
+    ({"litellm_database_mode": "external", "litellm_database_external_url": "postgresql://u:p@db.example:5432/litellm",
+      "litellm_database_migrate_method": "sql"},
+     "litellm_database_migrate_method 'sql' on a compose gateway runs the migrations with the psql of the compose "
+     "project's `db` service, which needs litellm_database_mode: compose (got 'external')"),
+], ids=["query-engine-outside", "schema-engine-outside", "checksum", "missing-archive", "sql-external"])
+def test_bad_compose_prisma_input_is_named(overrides, expected):
+    found = problems(**{**COMPOSE_ARCHIVE, **overrides})
+    assert any(expected in problem for problem in found), found

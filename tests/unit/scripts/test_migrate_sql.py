@@ -12,6 +12,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -128,6 +129,56 @@ def test_a_failed_migration_is_recorded_and_stops_the_next_run(tmp_path, databas
     (root / "20250102000000_index things" / "migration.sql").write_text(SCRIPTS["20250102000000_index things"])
     assert migrate_sql.migrate(pending.libpq_url(database), root) == [
         "20250102000000_index things", "20250103000000_more"]
+    assert pending.applied_migrations(database) == set(SCRIPTS)
+
+
+def _psql_script(root, database):
+    """--psql-script's output, run by a psql elsewhere (the compose gateway's `db` service)."""
+    script = subprocess.run([sys.executable, str(FILES / "litellm-migrate-sql"), "--psql-script", str(root)],
+                            capture_output=True, text=True, check=True).stdout
+    return subprocess.run(["psql", "-X", database], input=script, capture_output=True, text=True, check=False)
+
+
+def test_the_psql_script_records_the_ledger_as_the_job_does(tmp_path, database):
+    root = _migrations(tmp_path, SCRIPTS)
+    first = _psql_script(root, database)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [f"applied migration {name}" for name in sorted(SCRIPTS)]
+    rows = _ledger(database)
+    assert [row[2] for row in rows] == sorted(SCRIPTS)
+    for row_id, checksum, name, started, finished, rolled_back, logs, steps in rows:
+        assert len(row_id) == 36 and row_id.count("-") == 4
+        assert checksum == hashlib.sha256((root / name / "migration.sql").read_bytes()).hexdigest()
+        assert started <= finished and rolled_back is None and logs is None and steps == 1
+    # The job's own check agrees; a second run applies nothing; a new migration is applied alone.
+    assert pending.applied_migrations(database) == set(SCRIPTS)
+    again = _psql_script(root, database)
+    assert again.returncode == 0 and again.stdout == "" and again.stderr == "", again
+    assert _ledger(database) == rows
+    (root / "20250104000000_later").mkdir()
+    (root / "20250104000000_later" / "migration.sql").write_text('ALTER TABLE "Thing" ADD COLUMN later int')
+    assert _psql_script(root, database).stdout.splitlines() == ["applied migration 20250104000000_later"]
+
+
+def test_the_psql_script_stops_at_a_failure_and_refuses_a_failed_ledger(tmp_path, database):
+    scripts = dict(SCRIPTS)
+    scripts["20250102000000_index things"] = 'CREATE TABLE "Half" (id int);\nSELECT no_such_function();\n'
+    root = _migrations(tmp_path, scripts)
+    failed = _psql_script(root, database)
+    assert failed.returncode == 3 and "no_such_function" in failed.stderr, failed
+    rows = _ledger(database)
+    assert [(row[2], row[4] is None) for row in rows] == [("20250101000000_init", False),
+                                                          ("20250102000000_index things", True)]
+    (root / "20250102000000_index things" / "migration.sql").write_text(SCRIPTS["20250102000000_index things"])
+    refused = _psql_script(root, database)
+    assert refused.returncode == 3, refused
+    assert f"the migration ledger holds a failed migration: 20250102000000_index things (id {rows[1][0]})" \
+        in refused.stderr
+    assert len(_ledger(database)) == 2
+    with psycopg.connect(database) as conn:
+        conn.execute('DROP TABLE "Half"')
+        conn.execute('UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE id = %s', (rows[1][0],))
+    assert _psql_script(root, database).returncode == 0
     assert pending.applied_migrations(database) == set(SCRIPTS)
 
 

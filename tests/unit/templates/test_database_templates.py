@@ -45,6 +45,9 @@ def render(path, **overrides):
         "_litellm_database_env_file": "/etc/litellm/database.env",
         "_litellm_database_compose_project": "litellm",
         "_litellm_database_compose_file": "/opt/sacred-brain/ops/compose/litellm/docker-compose.yml",
+        # Computed in roles/litellm/vars (test_compose_proxy_gets_the_prisma_archive sets them).
+        "_litellm_compose_prisma": False,
+        "_litellm_compose_migrate_sql": False,
     })
     variables.update({k: v for k, v in role_vars.items() if isinstance(v, (str, int, list)) and "{{" not in str(v)})
     variables.update(overrides)
@@ -94,6 +97,23 @@ def test_compose_database_service():
     assert db["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
     assert document["services"]["litellm"]["depends_on"] == {"db": {"condition": "service_healthy"}}
     assert document["services"]["litellm"]["ports"] == ["127.0.0.1:4000:4000"]
+
+
+def test_compose_proxy_without_the_archive_keeps_its_images_prisma():
+    litellm = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="compose"))["services"]["litellm"]
+    assert litellm["environment"] == {"HOME": "/tmp"}
+    assert not any("prisma" in volume for volume in litellm["volumes"])
+
+
+def test_compose_proxy_gets_the_prisma_archive_and_migrates_through_db():
+    env = {"PRISMA_BINARY_CACHE_DIR": "/opt/sacred-brain/prisma", "PRISMA_OFFLINE_MODE": "true",
+           "PRISMA_QUERY_ENGINE_BINARY": "/opt/sacred-brain/prisma/wasm-engine/query-engine"}
+    litellm = yaml.safe_load(render(COMPOSE_TEMPLATE, litellm_database_mode="compose", _litellm_compose_prisma=True,
+                                    _litellm_compose_migrate_sql=True, _litellm_compose_prisma_env=env,
+                                    litellm_prisma_cache_dir="/opt/sacred-brain/prisma"))["services"]["litellm"]
+    assert litellm["environment"] == {"HOME": "/tmp", "DISABLE_SCHEMA_UPDATE": "true", **env}
+    assert "/opt/sacred-brain/prisma:/opt/sacred-brain/prisma:ro" in litellm["volumes"]
+    assert litellm["read_only"] is True and litellm["user"] == "65534:65534"
 
 
 @pytest.mark.parametrize("mode", ["native", "compose", "external"])
