@@ -67,16 +67,22 @@ SCRIPTS = {
 }
 
 
-def test_applies_in_order_and_records_the_ledger_as_prisma_does(tmp_path, database, capsys):
-    root = _migrations(tmp_path, SCRIPTS)
-    applied = migrate_sql.migrate(pending.libpq_url(database), root)
-    assert applied == sorted(SCRIPTS)
+def _assert_ledger_as_prisma_records(database, root):
+    """Every script of SCRIPTS in Prisma's ledger, in order, each row as `prisma migrate deploy` writes it."""
     rows = _ledger(database)
     assert [row[2] for row in rows] == sorted(SCRIPTS)
     for row_id, checksum, name, started, finished, rolled_back, logs, steps in rows:
         assert len(row_id) == 36 and row_id.count("-") == 4
         assert checksum == hashlib.sha256((root / name / "migration.sql").read_bytes()).hexdigest()
         assert started <= finished and rolled_back is None and logs is None and steps == 1
+    return rows
+
+
+def test_applies_in_order_and_records_the_ledger_as_prisma_does(tmp_path, database, capsys):
+    root = _migrations(tmp_path, SCRIPTS)
+    applied = migrate_sql.migrate(pending.libpq_url(database), root)
+    assert applied == sorted(SCRIPTS)
+    _assert_ledger_as_prisma_records(database, root)
     with psycopg.connect(database) as conn:
         assert conn.execute('SELECT id, n, note FROM "Thing"').fetchall() == [("a", 1, None)]
         assert conn.execute("SELECT indexname FROM pg_indexes WHERE indexname = 'Thing_n_idx'").fetchone()
@@ -144,12 +150,7 @@ def test_the_psql_script_records_the_ledger_as_the_job_does(tmp_path, database):
     first = _psql_script(root, database)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [f"applied migration {name}" for name in sorted(SCRIPTS)]
-    rows = _ledger(database)
-    assert [row[2] for row in rows] == sorted(SCRIPTS)
-    for row_id, checksum, name, started, finished, rolled_back, logs, steps in rows:
-        assert len(row_id) == 36 and row_id.count("-") == 4
-        assert checksum == hashlib.sha256((root / name / "migration.sql").read_bytes()).hexdigest()
-        assert started <= finished and rolled_back is None and logs is None and steps == 1
+    rows = _assert_ledger_as_prisma_records(database, root)
     # The job's own check agrees; a second run applies nothing; a new migration is applied alone.
     assert pending.applied_migrations(database) == set(SCRIPTS)
     again = _psql_script(root, database)
