@@ -1,8 +1,12 @@
 """The restore drill: rows written, a dump taken by the backup unit, the data
 wiped, playbooks/restore.yml run from the controller, the rows back. On both
 hosts, whose proxies use their database, a key generated through LiteLLM's
-admin API before the dump and deleted after it works again after the restore."""
+admin API before the dump (stored in the database, authenticating a chat
+completion) and deleted after it works again after the restore, which stops
+and starts the proxy: the key lives in the database, not in the proxy's memory
+(one proxy start proves both; a DB-backed start is the costliest step here)."""
 
+import hashlib
 import json
 import re
 
@@ -28,10 +32,18 @@ def drill(host, database, gateway):
     created = psql(host, database, "create table drill_rows (id int primary key, note text); "
                                    "insert into drill_rows values (1, 'one'), (2, 'two'), (3, 'three')")
     assert created.rc == 0, created.stderr
-    status, body = api(host, gateway, "POST", "/key/generate", {"key_alias": "db-scenario-restore"})
+    status, body = api(host, gateway, "POST", "/key/generate",
+                       {"key_alias": "db-scenario-restore", "models": ["gpt-4o-mini"],
+                        "metadata": {"test": "survives a restore"}})
     assert status == 200, body
     key = body["key"]
-    assert _chat(host, gateway, key) == 200
+    # Stored in the real database (LiteLLM keeps the sha256 of the key).
+    token = hashlib.sha256(key.encode()).hexdigest()
+    stored = psql(host, database, f"select key_alias from \"LiteLLM_VerificationToken\" where token = '{token}'")
+    assert stored.stdout.strip() == "db-scenario-restore", stored.stdout + stored.stderr
+    status, answer = api(host, gateway, "POST", "/v1/chat/completions", CHAT, key=key)
+    assert status == 200 and answer["choices"][0]["message"]["content"], answer
+    assert _chat(host, gateway, "sk-not-a-key-00000000000000000") == 401
     wait_for_a_new_dump_name(host)
     assert start_backup(host).rc == 0, journal(host)
     dump = dumps(host)[-1]
@@ -107,6 +119,9 @@ def test_restore_brings_the_rows_back(host, database, drill, gateway):
     assert "drill_rows:litellm" in tables.split() and "written_after_dump" not in tables, tables
     assert "LiteLLM_VerificationToken:litellm" in tables.split(), tables
     wait_for(lambda: _chat(host, gateway, drill["key"]) == 200, "the restored key accepted")
+    status, info = api(host, gateway, "GET", f"/key/info?key={drill['key']}")
+    assert status == 200 and info["info"]["metadata"]["test"] == "survives a restore", info
+    assert info["info"]["key_alias"] == "db-scenario-restore", info
     # The role's credentials still work and the next backup succeeds.
     wait_for_a_new_dump_name(host)
     assert start_backup(host).rc == 0, journal(host)
