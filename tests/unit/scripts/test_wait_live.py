@@ -134,3 +134,114 @@ def test_the_script_refuses_wrong_arguments():
     done = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "Usage: litellm-wait-live URL TIMEOUT [UNIT]" in done.stderr
+
+
+# --models: once live, GET /v1/models with the master key read from the env
+# file the proxy reads. The key goes to the server only.
+KEY = "sk-wait-live-test-key-0123456789"
+
+
+@pytest.fixture
+def models_server():
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append((self.path, self.headers.get("Authorization")))
+            if self.path == "/health/liveliness":
+                self.send_response(200)
+                self.end_headers()
+                return
+            if self.path != "/v1/models":
+                self.send_response(404)
+                self.end_headers()
+                return
+            if self.headers.get("Authorization") != f"Bearer {KEY}":
+                body = json.dumps({"error": {"message": f"Invalid key {self.headers.get('Authorization')}"}})
+                self.send_response(401)
+            else:
+                body = json.dumps({"object": "list", "data": [{"id": "fake-model"}, {"id": "gpt-4o-mini"}]})
+                self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    httpd.shutdown()
+
+
+def env_file(tmp_path, key=KEY):
+    path = tmp_path / "litellm.env"
+    path.write_text(f"# Ansible managed\nLITELLM_SALT_KEY=sk-salt\n"
+                    + (f"LITELLM_MASTER_KEY={key}\n" if key is not None else "") + "OPENAI_API_KEY=x\n")
+    path.chmod(0o600)
+    return path
+
+
+def run_script(base, *extra):
+    return subprocess.run([sys.executable, str(SCRIPT), base + "/health/liveliness", "60", *extra],
+                          capture_output=True, text=True, check=False)
+
+
+def test_models_lists_the_ids_with_the_key_of_the_env_file_never_printing_it(models_server, tmp_path):
+    base, seen = models_server
+    done = run_script(base, "--models", base + "/v1/models", str(env_file(tmp_path)))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["live"] is True
+    assert result["models"] == {"status": 200, "ids": ["fake-model", "gpt-4o-mini"]}
+    assert ("/v1/models", f"Bearer {KEY}") in seen
+    assert KEY not in done.stdout + done.stderr
+    assert KEY not in " ".join(done.args)
+
+
+def test_models_with_a_wrong_key_reports_the_status_and_blanks_the_key_in_the_answer(models_server, tmp_path):
+    base, _seen = models_server
+    done = run_script(base, "--models", base + "/v1/models", str(env_file(tmp_path, key="sk-wrong-key-42")))
+    assert done.returncode == 0, done.stderr
+    models = json.loads(done.stdout)["models"]
+    assert models["status"] == 401
+    assert models["ids"] == []
+    assert "Invalid key Bearer ***" in models["answer"]
+    assert "sk-wrong-key-42" not in done.stdout
+
+
+def test_models_without_a_readable_key_leaves_the_gate_live_with_only_an_error(models_server, tmp_path):
+    base, seen = models_server
+    for path in (env_file(tmp_path, key=None), tmp_path / "missing.env"):
+        done = run_script(base, "--models", base + "/v1/models", str(path))
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["live"] is True
+        assert result["models"] == {"error": f"no readable LITELLM_MASTER_KEY in {path}"}
+    assert not [path for path, _auth in seen if path == "/v1/models"]
+
+
+def test_models_that_do_not_answer_give_status_minus_one(tmp_path):
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    models = wait_live.list_models(f"http://127.0.0.1:{port}/v1/models", str(env_file(tmp_path)))
+    assert models["status"] == -1
+    assert KEY not in json.dumps(models)
+
+
+def test_models_is_not_requested_when_the_proxy_is_not_live(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "http://127.0.0.1:9/health/liveliness", "0",
+                           "--models", "http://127.0.0.1:9/v1/models", str(env_file(tmp_path))],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert "models" not in json.loads(done.stdout)
+
+
+def test_models_needs_both_its_arguments():
+    done = subprocess.run([sys.executable, str(SCRIPT), "http://x/health/liveliness", "60", "--models", "http://x"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert "--models MODELS_URL ENV_FILE" in done.stderr
