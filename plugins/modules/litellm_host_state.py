@@ -20,6 +20,8 @@ description:
   - The gateway roles read it once per run and skip a task whose target already holds what the task would write,
     so that an idempotent run costs one round trip to the host instead of one per file. A task whose target
     differs, or that this module did not look at, runs as before.
+  - With O(port), also who listens where the proxy would (so that the preflight refuses a port held by another
+    process in the same round trip); with O(distribution), the distribution facts the compose roles read.
   - Changes nothing; returns a file's content only when O(contents) names it, otherwise its checksum.
 options:
   paths:
@@ -71,6 +73,26 @@ options:
     type: list
     elements: str
     default: []
+  port:
+    description:
+      - A TCP port whose listeners to report in RV(port_holders) (read from C(/proc); run as root to see every
+        process).
+    type: int
+  listen_address:
+    description: The address the proxy listens on; a listener on this port overlapping it (the same address, or a
+      wildcard either side) is reported.
+    type: str
+    default: 127.0.0.1
+  compose_project:
+    description: A Compose project whose published port marks a C(docker-proxy) listener as that project's.
+    type: str
+  distribution:
+    description:
+      - Return the distribution facts (C(distribution), C(distribution_release), C(distribution_major_version),
+        C(distribution_version)) as M(ansible.builtin.setup) does, read from C(/etc/os-release) on Debian; on
+        another distribution none (gather them with M(ansible.builtin.setup)).
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in C(check_mode) and return changed status prediction without modifying target.
@@ -135,6 +157,23 @@ docker:
   type: dict
   sample: {"server_version": "26.1.5", "compose_version": "2.26.1", "images": {"litellm:1.108.7": "sha256:0a1b"},
            "repositories": {"litellm": 1}}
+port_holders:
+  description:
+    - The processes listening on O(port) where the proxy would, each with its C(pid) (null when not visible),
+      C(address), C(command), systemd C(unit), C(compose_project) (when a C(docker-proxy) publishes the port for
+      O(compose_project)) and C(text), one line naming it. Null without O(port).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"pid": 812, "address": "127.0.0.1", "command": "/opt/sacred-brain/.venv/bin/python litellm",
+            "unit": "litellm.service", "compose_project": null,
+            "text": "pid 812 (/opt/sacred-brain/.venv/bin/python litellm, unit litellm.service)"}]
+ansible_facts:
+  description: With O(distribution) on Debian, the distribution facts M(ansible.builtin.setup) would gather.
+  returned: when O(distribution) is true and the host is Debian
+  type: dict
+  sample: {"distribution": "Debian", "distribution_release": "trixie", "distribution_major_version": "13",
+           "distribution_version": "13.2"}
 units:
   description: Unit name to C(ActiveState), C(UnitFileState) and C(NeedDaemonReload) as C(systemctl show) gives them.
   returned: always
@@ -151,6 +190,7 @@ import pwd
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils._port_holders import port_holders
 
 
 def _owner(uid):
@@ -293,6 +333,38 @@ def docker_state(module, images, repositories):
     return result
 
 
+def _key_values(text):
+    values = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def distribution_facts(etc="/etc"):
+    """setup's distribution facts on Debian (os-release and debian_version), else {}: setup must gather them."""
+    os_release = _key_values(content_text(os.path.join(etc, "os-release")))
+    if os_release.get("ID") != "debian" or not os_release.get("VERSION_ID", "").isdigit() \
+            or not os_release.get("VERSION_CODENAME"):
+        return {}
+    version = content_text(os.path.join(etc, "debian_version")).strip()
+    return {
+        "distribution": "Debian",
+        "distribution_release": os_release["VERSION_CODENAME"],
+        "distribution_major_version": os_release["VERSION_ID"],
+        "distribution_version": version if version.split(".")[0] == os_release["VERSION_ID"] else os_release["VERSION_ID"],
+    }
+
+
+def content_text(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return ""
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -305,12 +377,25 @@ def main():
             units=dict(type="list", elements="str", default=[]),
             docker_images=dict(type="list", elements="str", default=[]),
             docker_repositories=dict(type="list", elements="str", default=[]),
+            port=dict(type="int"),
+            listen_address=dict(type="str", default="127.0.0.1"),
+            compose_project=dict(type="str"),
+            distribution=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    facts = distribution_facts() if params["distribution"] else {}
+    docker = module.get_bin_path("docker")
+
+    def run_docker(argv):
+        return module.run_command([docker] + argv[1:]) if docker else (1, "", "no docker command")
+
     module.exit_json(
         changed=False,
+        ansible_facts=facts,
+        port_holders=None if params["port"] is None else port_holders(
+            params["port"], params["listen_address"], params["compose_project"], run_command=run_docker),
         paths=dict((path, path_state(path)) for path in params["paths"]),
         contents=dict((path, content_of(path)) for path in params["contents"]),
         globs=dict((pattern, glob_state(pattern)) for pattern in params["globs"]),

@@ -1,24 +1,17 @@
-"""litellm-port-holders (role litellm, used by the preflight and the health
-gate): who listens on the proxy's port, read from /proc. Against real sockets
-of this test process, and against /proc texts for the cgroup layouts systemd
-uses. Fast, no host."""
+"""_port_holders (litellm_host_state's port_holders, read by the preflight and
+the health gate): who listens on the proxy's port, read from /proc. Against
+real sockets of this test process, and against /proc texts for the cgroup
+layouts systemd uses. Fast, no host."""
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "litellm" / "files" / "litellm-port-holders"
-_loader = importlib.machinery.SourceFileLoader("port_holders", str(SCRIPT))
-_spec = importlib.util.spec_from_loader("port_holders", _loader)
-holders = importlib.util.module_from_spec(_spec)
-_loader.exec_module(holders)
+from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils import _port_holders as holders
+from ansible_collections.sacred_brain.llm_gateway.plugins.modules import litellm_host_state
 
 
 @pytest.fixture
@@ -39,12 +32,23 @@ def test_a_listener_is_named_with_its_pid_and_command(listener):
     assert found[0]["text"].startswith(f"pid {os.getpid()} (")
 
 
-def test_the_script_prints_json_as_the_roles_read_it(listener):
-    result = subprocess.run([sys.executable, str(SCRIPT), str(listener), "127.0.0.1", "litellm"],
-                            capture_output=True, text=True, check=True)
-    found = json.loads(result.stdout)
+def _host_state(capsys, args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            litellm_host_state.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_host_read_reports_the_holders_as_the_roles_read_them(listener, capsys):
+    result = _host_state(capsys, {"port": listener, "listen_address": "127.0.0.1", "compose_project": "litellm"})
+    found = result["port_holders"]
     assert [h["pid"] for h in found] == [os.getpid()]
     assert set(found[0]) == {"pid", "address", "command", "unit", "compose_project", "text"}
+    assert result["changed"] is False
+
+
+def test_the_host_read_without_a_port_reports_no_holders(listener, capsys):
+    assert _host_state(capsys, {"paths": []})["port_holders"] is None
 
 
 def test_a_free_port_has_no_holder(listener):
@@ -150,12 +154,40 @@ def test_docker_proxy_of_the_compose_project_is_marked(tmp_path, monkeypatch):
     proc = fake_proc(tmp_path, tcp=TCP_LISTEN_4000, processes=[
         (900, 4242, "/usr/bin/docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port 4000 -container-ip 172.18.0.2 "
          "-container-port 4000", "0::/system.slice/docker.service\n")])
-    monkeypatch.setattr(holders, "compose_publishes", lambda project, port: (project, port) == ("litellm", 4000))
-    assert holders.port_holders(4000, "127.0.0.1", "litellm", proc=proc)[0]["compose_project"] == "litellm"
-    assert holders.port_holders(4000, "127.0.0.1", "other", proc=proc)[0]["compose_project"] is None
-    assert holders.port_holders(4000, "127.0.0.1", proc=proc)[0]["compose_project"] is None
+    calls = []
+
+    def docker_ps(argv):
+        calls.append(argv)
+        project = argv[argv.index("--filter") + 1].split("=", 2)[2]
+        return 0, ("127.0.0.1:4000->4000/tcp\n" if project == "litellm" else ""), ""
+
+    run = docker_ps
+    assert holders.port_holders(4000, "127.0.0.1", "litellm", proc=proc, run_command=run)[0]["compose_project"] \
+        == "litellm"
+    assert holders.port_holders(4000, "127.0.0.1", "other", proc=proc, run_command=run)[0]["compose_project"] is None
+    assert holders.port_holders(4000, "127.0.0.1", proc=proc, run_command=run)[0]["compose_project"] is None
+    assert calls[0][:3] == ["docker", "ps", "--filter"]
 
 
-def test_usage():
-    with pytest.raises(SystemExit, match="Usage: litellm-port-holders PORT ADDRESS"):
-        holders.main(["litellm-port-holders"])
+def test_a_docker_ps_that_fails_marks_no_project():
+    assert holders.compose_publishes(lambda argv: (1, "", "Cannot connect to the Docker daemon"), "litellm", 4000) \
+        is False
+    assert holders.compose_publishes(lambda argv: (0, "0.0.0.0:14000->4000/tcp", ""), "litellm", 4000) is False
+
+
+@pytest.mark.parametrize("os_release,debian_version,expected", [
+    ('PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\nVERSION_CODENAME=trixie\n', "13.2\n",
+     {"distribution": "Debian", "distribution_release": "trixie", "distribution_major_version": "13",
+      "distribution_version": "13.2"}),
+    ('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n', "12.11\n",
+     {"distribution": "Debian", "distribution_release": "bookworm", "distribution_major_version": "12",
+      "distribution_version": "12.11"}),
+    # testing/sid name no VERSION_ID, another distribution is not Debian: setup gathers them
+    ('ID=debian\nVERSION_CODENAME=forky\n', "forky/sid\n", {}),
+    ('ID=ubuntu\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n', "trixie/sid\n", {}),
+    ("", "", {}),
+])
+def test_distribution_facts_as_setup_gives_them_on_debian(tmp_path, os_release, debian_version, expected):
+    (tmp_path / "os-release").write_text(os_release)
+    (tmp_path / "debian_version").write_text(debian_version)
+    assert litellm_host_state.distribution_facts(str(tmp_path)) == expected
