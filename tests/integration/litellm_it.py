@@ -10,11 +10,13 @@ discovery finds a broken pyenv shim on the build machines).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -179,14 +181,34 @@ class Ansible:
         return run_module(module, dict(defaults, **args), check=check)
 
 
+@contextlib.contextmanager
+def module_environment() -> Iterator[None]:
+    """os.environ as ``ansible_env`` gives a playbook run's modules, for a module run in this
+    process; only the variables that differ are set and put back (never a cleared environment:
+    other threads, the stand-in's and a chatting client's, read it meanwhile)."""
+    wanted = ansible_env()
+    saved = {k: os.environ.get(k) for k in set(wanted) | set(os.environ) if os.environ.get(k) != wanted.get(k)}
+    try:
+        for k in saved:
+            if k in wanted:
+                os.environ[k] = wanted[k]
+            else:
+                del os.environ[k]
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run_module(module: str, args: dict, *, check: bool = False) -> dict:
     """Run a collection module's main() in this process, with the environment ``ansible_env``
     gives a playbook run's modules; returns its result as a registered variable holds it
     (``changed`` defaults to false, warnings as their messages)."""
-    import contextlib
     import importlib
     import io
-    from unittest import mock
 
     from ansible.module_utils.common import warnings
     from ansible.module_utils.testing import patch_module_args
@@ -199,8 +221,7 @@ def run_module(module: str, args: dict, *, check: bool = False) -> dict:
     for store in ("_global_warnings", "_global_deprecations"):
         getattr(warnings, store).clear()  # module-global in ansible-core: one module run's own
     out = io.StringIO()
-    with mock.patch.dict(os.environ, ansible_env(), clear=True), patch_module_args(args), \
-            contextlib.redirect_stdout(out):
+    with module_environment(), patch_module_args(args), contextlib.redirect_stdout(out):
         try:
             main()
         except SystemExit:
