@@ -10,11 +10,13 @@ discovery finds a broken pyenv shim on the build machines).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +135,8 @@ class Ansible:
               extra_vars: dict | None = None, verbosity: int = 0) -> Run:
         """Run ``tasks`` on gw with the litellm group's module_defaults; every task may ``register``.
 
-        Each task's registered result is written (under no_log) to results.json and returned in
-        ``Run.results``; tasks get ``ignore_errors: true`` so that failures are returned too.
+        Each task's registered result (and each fact a set_fact task sets) is written (under
+        no_log) to results.json and returned in ``Run.results``; tasks get ``ignore_errors: true`` so that failures are returned too.
         """
         registered = []
         body = []
@@ -143,6 +145,7 @@ class Ansible:
             task.setdefault("ignore_errors", True)
             if "register" in task:
                 registered.append(task["register"])
+            registered += [n for n in task.get("ansible.builtin.set_fact", {}) if n != "cacheable"]
             body.append(task)
         dump = "{{ {%s} | to_json }}" % ", ".join(f"'{n}': {n} | default(None)" for n in registered)
         body.append({
@@ -166,14 +169,73 @@ class Ansible:
         path.write_text(yaml.safe_dump(play, sort_keys=False))
         return self.playbook(path, check=check, extra_vars=extra_vars, verbosity=verbosity)
 
-    def module(self, module: str, args: dict, *, check: bool = False, **kwargs: Any) -> dict:
-        """One module call; returns its result (failed ones too)."""
-        task = {"name": f"{module}", f"sacred_brain.llm_gateway.{module}": args, "register": "result"}
-        if check:
-            task["check_mode"] = True
-        run = self.tasks([task], **kwargs)
-        assert run.results, run
-        return run["result"]
+    def module(self, module: str, args: dict, *, check: bool = False, connection: dict | None = None) -> dict:
+        """One module call, in this process; returns its result (failed ones too).
+
+        For the tests of what a module does against the API: a playbook run around one task
+        proves nothing more and costs seconds of CPU (ansible-playbook's start, AnsiballZ's
+        imports). Check mode, diff, no_log in the output and idempotence are proved through
+        ``tasks``/``playbook``, which run real ansible-playbook."""
+        defaults = {"api_url": self.proxy.url, "master_key": self.proxy.master_key, "retries": 0, "timeout": 120}
+        defaults.update(connection or {})
+        return run_module(module, dict(defaults, **args), check=check)
+
+
+@contextlib.contextmanager
+def module_environment() -> Iterator[None]:
+    """os.environ as ``ansible_env`` gives a playbook run's modules, for a module run in this
+    process; only the variables that differ are set and put back (never a cleared environment:
+    other threads, the stand-in's and a chatting client's, read it meanwhile)."""
+    wanted = ansible_env()
+    saved = {k: os.environ.get(k) for k in set(wanted) | set(os.environ) if os.environ.get(k) != wanted.get(k)}
+    try:
+        for k in saved:
+            if k in wanted:
+                os.environ[k] = wanted[k]
+            else:
+                del os.environ[k]
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_module(module: str, args: dict, *, check: bool = False) -> dict:
+    """Run a collection module's main() in this process, with the environment ``ansible_env``
+    gives a playbook run's modules; returns its result as a registered variable holds it
+    (``changed`` defaults to false, warnings as their messages)."""
+    import importlib
+    import io
+
+    from ansible.module_utils.common import warnings
+    from ansible.module_utils.testing import patch_module_args
+
+    collections = str(ROOT / ".collections")
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
+    main = importlib.import_module(f"ansible_collections.sacred_brain.llm_gateway.plugins.modules.{module}").main
+    args = dict(args, _ansible_check_mode=check)
+    for store in ("_global_warnings", "_global_deprecations"):
+        getattr(warnings, store).clear()  # module-global in ansible-core: one module run's own
+    out = io.StringIO()
+    with module_environment(), patch_module_args(args), contextlib.redirect_stdout(out):
+        try:
+            main()
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError(f"{module} returned without exit_json or fail_json")
+        messages = warnings.get_warning_messages()
+    result = json.loads(out.getvalue())
+    result.pop("warnings", None)
+    result.pop("deprecations", None)
+    if messages:
+        result["warnings"] = list(messages)
+    result.setdefault("changed", False)
+    return result
 
 
 # Written by LiteLLM's own background jobs, not by any request: the spend of earlier tests'

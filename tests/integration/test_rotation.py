@@ -1,4 +1,6 @@
-"""Rotation end to end, through ansible-playbook: clients keep working with the
+"""Rotation end to end, litellm_key_rotate run as Ansible runs it (in this process,
+``ansible.module``: check mode, diff and the playbook output are proved in
+test_modules and test_playbooks): clients keep working with the
 old key through the grace period, the old key is refused after the purge, the
 new key works, spend is carried over, and an interruption between any two steps
 followed by a re-run leaves exactly one live successor and no lost key.
@@ -11,6 +13,7 @@ with a generous deadline, never timed."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -61,10 +64,14 @@ class Hammer(threading.Thread):
         return self
 
 
-def rotate(ansible, alias: str, **args: Any) -> dict:
+def rotate_args(alias: str, **args: Any) -> dict:
     params = {"key_alias": alias, "grace_period": f"{GRACE}s", "redeliver": True}
     params.update(args)
-    return ansible.module("litellm_key_rotate", params)
+    return params
+
+
+def rotate(ansible, alias: str, **args: Any) -> dict:
+    return ansible.module("litellm_key_rotate", rotate_args(alias, **args))
 
 
 def live(keys: list[dict]) -> list[dict]:
@@ -126,8 +133,9 @@ def test_spend_is_carried_over_so_a_key_over_its_budget_stays_over_it(ansible, p
 
 
 # Every step of a community rotation, and of the purge, with the request that
-# breaks it; retries: 0 makes the first fault fail the run. One playbook runs
-# every case on its own key: set the fault, rotate (fails), rotate again.
+# breaks it; retries: 0 makes the first fault fail the module. Every case on its
+# own key: set the fault, rotate (fails), rotate again. The module runs in this
+# process (``ansible.module``): what is proved is the module's, not the playbook's.
 INTERRUPTIONS = [
     ("listing the keys fails", dict(fail_next=1, path_prefix="/key/list")),
     ("successor creation refused", dict(fail_next=1, path_prefix="/key/generate")),
@@ -147,30 +155,20 @@ PURGE_INTERRUPTIONS = [
     ("blocking lost on the wire", dict(drop_next=1, path_prefix="/key/block")),
     ("blocked, answer lost", dict(drop_after_next=1, path_prefix="/key/block")),
 ]
-FAULT_DEFAULTS = dict(error_rate=0.0, fail_next=0, fail_status=500, delay_seconds=0.0, drop_next=0,
-                      drop_after_next=0, malformed_next=0, skip_next=0, path_prefix=None)
 
 
-def fault_task(proxy, register: str, faults: dict | None = None, clock: float | None = None) -> dict:
-    if clock is not None:
-        url, body = proxy.url + "/__standin/clock", {"advance_seconds": clock}
-    else:
-        url, body = proxy.url + "/__standin/faults", dict(FAULT_DEFAULTS, **faults)
-    return {"name": register, "ansible.builtin.uri": {
-        "url": url, "method": "POST", "body_format": "json", "body": body,
-        "headers": {"Authorization": f"Bearer {proxy.master_key}"}}, "register": register, "no_log": True}
+class Results(dict):
+    """Module results by name, and what ansible-playbook would have printed of them at
+    verbosity 0 (the failures and the warnings), to prove that no secret is in it."""
 
-
-def rotate_task(alias: str, register: str, **args) -> dict:
-    params = {"key_alias": alias, "grace_period": f"{GRACE}s", "redeliver": True}
-    params.update(args)
-    return {"name": register, "sacred_brain.llm_gateway.litellm_key_rotate": params, "register": register}
+    def output(self) -> str:
+        return json.dumps([r if r.get("failed") else r.get("warnings", []) for r in self.values()])
 
 
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory):
-    """Runs every interruption case in one playbook against one admin API (faults injected in
-    front of it); yields what the tests check."""
+    """Runs every interruption case against one admin API (faults injected in front of it);
+    yields what the tests check."""
     import uuid
 
     from litellm_it import Ansible
@@ -181,30 +179,31 @@ def interrupted(tmp_path_factory):
     with admin_api(tmp) as proxy:
         ansible = Ansible(tmp, proxy)
         cases = {}
-        tasks = []
+        run = Results()
         for i, (case, faults) in enumerate(INTERRUPTIONS + PURGE_INTERRUPTIONS):
             alias = f"it-cut-{run_id}-{i}"
             status, created = proxy.call("POST", "/key/generate", {"key_alias": alias, "max_budget": 5})
             assert status == 200
             cases[case] = {"alias": alias, "old": created["key"], "i": i}
-        for case, faults in INTERRUPTIONS:
-            i = cases[case]["i"]
-            tasks += [fault_task(proxy, f"fault{i}", faults), rotate_task(f"it-cut-{run_id}-{i}", f"first{i}"),
-                      rotate_task(f"it-cut-{run_id}-{i}", f"second{i}")]
-        every = [cases[c]["alias"] for c, _unused in INTERRUPTIONS]
-        tasks.append({"name": "nothing left to do", "register": "third",
-                      "sacred_brain.llm_gateway.litellm_key_rotate": {"key_aliases": every, "grace_period": f"{GRACE}s"}})
-        purged = [cases[case]["i"] for case, _unused in PURGE_INTERRUPTIONS]
-        tasks.append({"name": "rotate the keys to purge", "register": "rotated",
-                      "sacred_brain.llm_gateway.litellm_key_rotate": {
-                          "key_aliases": [f"it-cut-{run_id}-{i}" for i in purged], "grace_period": f"{GRACE}s"}})
-        tasks.append(fault_task(proxy, "clock", clock=GRACE + 1))
-        for case, faults in PURGE_INTERRUPTIONS:
-            i = cases[case]["i"]
-            tasks += [fault_task(proxy, f"fault{i}", faults),
-                      rotate_task(f"it-cut-{run_id}-{i}", f"first{i}", state="purged"),
-                      rotate_task(f"it-cut-{run_id}-{i}", f"second{i}", state="purged")]
-        run = ansible.tasks(tasks)
+        try:
+            for case, faults in INTERRUPTIONS:
+                i = cases[case]["i"]
+                proxy.set_faults(**faults)
+                run[f"first{i}"] = rotate(ansible, f"it-cut-{run_id}-{i}")
+                run[f"second{i}"] = rotate(ansible, f"it-cut-{run_id}-{i}")
+            every = [cases[c]["alias"] for c, _unused in INTERRUPTIONS]
+            run["third"] = ansible.module("litellm_key_rotate", {"key_aliases": every, "grace_period": f"{GRACE}s"})
+            purged = [cases[case]["i"] for case, _unused in PURGE_INTERRUPTIONS]
+            run["rotated"] = ansible.module("litellm_key_rotate", {
+                "key_aliases": [f"it-cut-{run_id}-{i}" for i in purged], "grace_period": f"{GRACE}s"})
+            pass_time(proxy, GRACE + 1)
+            for case, faults in PURGE_INTERRUPTIONS:
+                i = cases[case]["i"]
+                proxy.set_faults(**faults)
+                run[f"first{i}"] = rotate(ansible, f"it-cut-{run_id}-{i}", state="purged")
+                run[f"second{i}"] = rotate(ansible, f"it-cut-{run_id}-{i}", state="purged")
+        finally:
+            proxy.clear_faults()
         yield proxy, cases, run
 
 
@@ -243,7 +242,7 @@ def test_an_interrupted_purge_is_finished_by_a_rerun(interrupted, case):
 
 def test_the_interruptions_leak_no_secret(interrupted):
     proxy, cases, run = interrupted
-    assert_no_secret(run.output, proxy.master_key, *(c["old"] for c in cases.values()))
+    assert_no_secret(run.output(), proxy.master_key, *(c["old"] for c in cases.values()))
 
 
 def test_f16_another_run_leaves_a_leased_successor_alone_until_the_lease_expires(ansible, proxy, name):
@@ -254,15 +253,17 @@ def test_f16_another_run_leaves_a_leased_successor_alone_until_the_lease_expires
     a_secret, b_secret = "run-a-derivation-secret-0123456789", "run-b-derivation-secret-0123456789"
     cases = {"created": dict(fail_next=1, path_prefix="/key/update"),
              "alias moved": dict(skip_next=1, drop_after_next=1, path_prefix="/key/update")}
-    aliases, tasks = {}, []
-    for i, (case, faults) in enumerate(cases.items()):
-        alias = aliases[case] = name(f"lease{i}")
-        assert proxy.call("POST", "/key/generate", {"key_alias": alias}).status == 200
-        tasks += [fault_task(proxy, f"fault{i}", faults),
-                  rotate_task(alias, f"a{i}", key_derivation_secret=a_secret, redeliver=False)]
-    tasks.append(fault_task(proxy, "healed", {}))
-    tasks += [rotate_task(alias, f"b{i}", key_derivation_secret=b_secret) for i, alias in enumerate(aliases.values())]
-    run = ansible.tasks(tasks)
+    aliases, run = {}, Results()
+    try:
+        for i, (case, faults) in enumerate(cases.items()):
+            alias = aliases[case] = name(f"lease{i}")
+            assert proxy.call("POST", "/key/generate", {"key_alias": alias}).status == 200
+            proxy.set_faults(**faults)
+            run[f"a{i}"] = rotate(ansible, alias, key_derivation_secret=a_secret, redeliver=False)
+    finally:
+        proxy.clear_faults()  # healed
+    for i, alias in enumerate(aliases.values()):
+        run[f"b{i}"] = rotate(ansible, alias, key_derivation_secret=b_secret)
     for i, (case, alias) in enumerate(aliases.items()):
         assert run[f"a{i}"].get("failed"), (case, run[f"a{i}"])
         b = run[f"b{i}"]
@@ -273,8 +274,8 @@ def test_f16_another_run_leaves_a_leased_successor_alone_until_the_lease_expires
         assert len(keys_of(proxy, alias)) == 2, case  # the old key and A's successor, both still there
 
     pass_time(proxy, 31 * 60)  # past the default lease_ttl of 30m: A is gone
-    run = ansible.tasks([rotate_task(alias, f"later{i}", key_derivation_secret=b_secret)
-                         for i, alias in enumerate(aliases.values())])
+    for i, alias in enumerate(aliases.values()):
+        run[f"later{i}"] = rotate(ansible, alias, key_derivation_secret=b_secret)
     for i, (case, alias) in enumerate(aliases.items()):
         later = run[f"later{i}"]
         assert not later.get("failed"), (case, later)
@@ -282,4 +283,4 @@ def test_f16_another_run_leaves_a_leased_successor_alone_until_the_lease_expires
         assert entry.get("replaced_token"), (case, entry)
         [holder] = [k for k in keys_of(proxy, alias) if k["key_alias"] == alias]
         assert holder["token"] == token_of(entry["key"]) and proxy.chat(entry["key"]).status == 200
-    assert_no_secret(run.output, proxy.master_key, a_secret, b_secret)
+    assert_no_secret(run.output(), proxy.master_key, a_secret, b_secret)
