@@ -22,6 +22,18 @@ from typing import Any
 
 import yaml
 
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19 (the matrix's oldest): the same, over basic._ANSIBLE_ARGS
+    from unittest import mock
+
+    from ansible.module_utils import basic
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()):
+            yield
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 PLAYBOOKS = ROOT / "playbooks"
@@ -211,7 +223,6 @@ def run_module(module: str, args: dict, *, check: bool = False) -> dict:
     import io
 
     from ansible.module_utils.common import warnings
-    from ansible.module_utils.testing import patch_module_args
 
     collections = str(ROOT / ".collections")
     if collections not in sys.path:

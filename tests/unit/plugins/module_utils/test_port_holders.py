@@ -3,12 +3,24 @@ the health gate): who listens on the proxy's port, read from /proc. Against
 real sockets of this test process, and against /proc texts for the cgroup
 layouts systemd uses. Fast, no host."""
 
+import contextlib
 import json
 import os
 import socket
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19 (the matrix's oldest): the same, over basic._ANSIBLE_ARGS
+    from unittest import mock
+
+    from ansible.module_utils import basic
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()):
+            yield
 
 from ansible_collections.sacred_brain.llm_gateway.plugins.module_utils import _port_holders as holders
 from ansible_collections.sacred_brain.llm_gateway.plugins.modules import litellm_host_state
