@@ -177,7 +177,7 @@ def models_server():
 
 def env_file(tmp_path, key=KEY):
     path = tmp_path / "litellm.env"
-    path.write_text(f"# Ansible managed\nLITELLM_SALT_KEY=sk-salt\n"
+    path.write_text("# Ansible managed\nLITELLM_SALT_KEY=sk-salt\n"
                     + (f"LITELLM_MASTER_KEY={key}\n" if key is not None else "") + "OPENAI_API_KEY=x\n")
     path.chmod(0o600)
     return path
